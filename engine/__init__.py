@@ -20,6 +20,7 @@ _EXPORTS = {
     "load_image": "gpstoken.io.images",
     "GPSTokenError": "gpstoken.errors",
     "set_threads": "gpstoken.settings",
+    "evaluate": "gpstoken.metrics",
 }
 
 
