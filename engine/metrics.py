@@ -273,6 +273,9 @@ def haarpsi(a: Image, b: Image, mask: Image | None = None, data_range: float = 1
     return _result((torch.logit(mean) / HAARPSI_ALPHA) ** 2, batch)
 
 
+perceptual = haarpsi  # the project's offline perceptual metric, by role
+
+
 # ---------------------------------------------------------------- summary and optional LPIPS
 
 METRICS: dict[str, Callable[..., Score]] = {

@@ -61,6 +61,7 @@ def test_ssim_equals_skimage(size):
 
 
 def test_haarpsi_matches_an_independent_implementation():
+    assert metrics.perceptual is metrics.haarpsi
     # piq 0.8.0 haarpsi (an independent implementation of the paper) gives this value for the grey pair
     a = pattern(64, 64)
     ripple = 0.08 * np.sin(2.3 * np.arange(64)[None, :, None] + 1.7 * np.arange(64)[None, None, :])
