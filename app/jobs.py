@@ -1,0 +1,189 @@
+"""The job scheduler: engine work runs on one worker thread, never on the GUI thread.
+
+- Every job is tagged with the document revision it was made from; the receiver drops stale results.
+- Latest wins: a submitted job replaces a pending job of the same kind (drags coalesce), and
+  cancels the running job cooperatively when the running kind is in its ``supersedes`` set.
+- Jobs report progress and partial results; all public signals are emitted on the GUI thread
+  (the worker only queues events and wakes the scheduler through a queued signal).
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from gpstoken.errors import Cancelled, GPSTokenError
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of engine work; ``run(job)`` executes on the worker."""
+
+    kind: str
+    revision: int
+    run: Callable[["Job"], Any]
+    supersedes: frozenset = frozenset()
+    id: int = field(default_factory=lambda: next(_ids))
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _events: "queue.Queue | None" = field(default=None, repr=False)
+    _wake: Callable[[], None] | None = field(default=None, repr=False)
+    started: float = 0.0
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._post("progress", (float(fraction), message))
+
+    def partial(self, value: Any) -> None:
+        self._post("partial", value)
+
+    def _post(self, what: str, value: Any) -> None:
+        if self._events is not None:
+            self._events.put((what, self, value))
+            self._wake()
+
+
+class JobScheduler(QObject):
+    """Runs jobs one at a time on a daemon worker thread; the latest job of each kind wins."""
+
+    finished = Signal(object, object)  # (job, value)
+    failed = Signal(object, str)  # (job, one-line message)
+    progress = Signal(object, float, str)  # (job, fraction, message)
+    partial = Signal(object, object)  # (job, value)
+    busy_changed = Signal(bool)
+    _wake = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Condition()
+        self._pending: dict[str, Job] = {}
+        self._order: list[str] = []
+        self._running: Job | None = None
+        self._events: queue.Queue = queue.Queue()
+        self._stopping = False
+        self._busy = False
+        self._wake.connect(self._drain)
+        self._thread = threading.Thread(target=self._loop, name="gpstoken-jobs", daemon=True)
+        self._thread.start()
+
+    # --- GUI thread API -------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> Job:
+        """Queue ``job``; it replaces a pending job of its kind and cancels superseded work."""
+        job._events, job._wake = self._events, self._wake.emit
+        with self._lock:
+            old = self._pending.pop(job.kind, None)
+            if old is not None:
+                self._order.remove(job.kind)
+            for kind in list(self._pending):
+                if kind in job.supersedes:
+                    del self._pending[kind]
+                    self._order.remove(kind)
+            if self._running is not None and (self._running.kind in job.supersedes or self._running.kind == job.kind):
+                self._running.cancel()
+            self._pending[job.kind] = job
+            self._order.append(job.kind)
+            self._lock.notify()
+        self._set_busy(True)
+        return job
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self._pending.clear()
+            self._order.clear()
+            if self._running is not None:
+                self._running.cancel()
+
+    @property
+    def idle(self) -> bool:
+        """No job pending or running, and every event delivered."""
+        with self._lock:
+            return not self._pending and self._running is None and self._events.empty()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block (tests and --screenshot only) until idle, delivering events meanwhile."""
+        from PySide6.QtCore import QCoreApplication
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            QCoreApplication.processEvents()
+            if self.idle:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def shutdown(self) -> None:
+        self.cancel_all()
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        self._thread.join(timeout=5)
+
+    # --- worker thread --------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._stopping:
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                kind = self._order.pop(0)
+                job = self._pending.pop(kind)
+                self._running = job
+            job.started = time.perf_counter()
+            try:
+                if job.cancelled():
+                    raise Cancelled()
+                value = job.run(job)
+                outcome = ("cancelled", None) if job.cancelled() else ("finished", value)
+            except Cancelled:
+                outcome = ("cancelled", None)
+            except GPSTokenError as exc:
+                outcome = ("failed", str(exc))
+            except Exception as exc:  # engine bugs must not kill the worker; show them
+                traceback.print_exc()
+                outcome = ("failed", f"{type(exc).__name__}: {exc}")
+            with self._lock:
+                self._running = None
+            self._events.put((outcome[0], job, outcome[1]))
+            self._wake.emit()
+
+    # --- back on the GUI thread -----------------------------------------------------------------
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            try:
+                what, job, value = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if what == "progress":
+                self.progress.emit(job, *value)
+            elif what == "partial":
+                if not job.cancelled():
+                    self.partial.emit(job, value)
+            elif what == "finished":
+                self.finished.emit(job, value)
+            elif what == "failed":
+                self.failed.emit(job, value)
+        with self._lock:
+            busy = bool(self._pending) or self._running is not None
+        self._set_busy(busy)
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)

@@ -1,0 +1,81 @@
+"""``gpstoken-studio [IMAGE] [--model CKPT [--config YAML]] [--screenshot OUT.png] [--tokens N] [--engine fit|model]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gpstoken.errors import GPSTokenError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gpstoken-studio", description="GPSToken Studio: edit Gaussian image tokens.")
+    p.add_argument("image", nargs="?", help="an image or a .gpsproj project to open")
+    p.add_argument("--model", help="tokenizer checkpoint for the model engine")
+    p.add_argument("--config", help="YAML config for an official checkpoint")
+    p.add_argument("--screenshot", metavar="OUT.png", help="render the window once the first result is in, save, exit")
+    p.add_argument("--tokens", type=int, help="tokens per tile")
+    p.add_argument("--engine", choices=("fit", "model"), help="fit (default without a model) or model")
+    p.add_argument("--steps", type=int, help="fit steps of the full path")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.config and not args.model:
+        print("gpstoken-studio: --config needs --model", file=sys.stderr)
+        return 2
+    import dataclasses
+
+    import vispy
+    from PySide6.QtWidgets import QApplication
+
+    from gpstoken.settings import set_threads
+    from gpstoken_studio.model.settings import Settings
+
+    vispy.use("pyside6")
+    set_threads()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("GPSToken Studio")
+    app.setOrganizationName("gpstoken")
+    try:
+        settings = Settings()
+        changes = {"engine": args.engine or ("model" if args.model else "fit")}
+        if args.tokens is not None:
+            changes["tokens_per_tile"] = args.tokens
+        if args.steps is not None:
+            changes["fit_steps"] = args.steps
+        settings = dataclasses.replace(settings, **changes)
+        from gpstoken_studio.widgets.main_window import MainWindow
+
+        window = MainWindow(settings=settings, model=args.model, config=args.config)
+    except GPSTokenError as exc:
+        print(f"gpstoken-studio: {exc}", file=sys.stderr)
+        return 2
+    from gpstoken_studio.widgets.style import apply_dark_style
+
+    apply_dark_style(app)
+    window.show()
+    if args.screenshot:
+        window.confirm_close = False
+        if not args.image or not window.open_path(args.image):
+            print("gpstoken-studio: --screenshot needs an image that opens", file=sys.stderr)
+            return 2
+        status = {"code": 1}
+
+        def finish(ok: bool) -> None:
+            status["code"] = 0 if ok else 1
+            if not ok:
+                print("gpstoken-studio: no result before the screenshot timeout", file=sys.stderr)
+            window.close()
+            app.quit()
+
+        window.screenshot_when_ready(args.screenshot, on_done=finish)
+        app.exec()
+        return status["code"]
+    if not window.offer_recovery() and args.image:
+        window.open_path(args.image)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The document: an image, its token layout, painted bias, settings, engine result and history."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from psygnal import Signal, SignalGroup
+
+from .bias import BiasMap
+from .history import History
+from .layout import LayoutState, TokenLayout
+from .partitioning import LayoutSource
+from .plane import Plane
+from .result import Result
+from .settings import Settings
+
+
+class DocumentEvents(SignalGroup):
+    settings = Signal(object, bool)  # (Settings, final)
+    result = Signal(object)  # Result | None
+    revision = Signal(int)
+
+
+class Document:
+    """Everything the user edits about one image; imports no Qt.
+
+    ``layout`` and ``bias`` emit their own changes; the document emits settings, result and
+    revision changes. Only commands (through ``history``) change what is saved.
+    """
+
+    def __init__(self, image: np.ndarray, settings: Settings | None = None, *,
+                 layout: LayoutState | None = None, bias: np.ndarray | None = None,
+                 image_path: str | Path | None = None) -> None:
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"document image must be uint8 [H, W, 3], got {image.shape}")
+        image.setflags(write=False)
+        self.image = image
+        self.image_path = None if image_path is None else Path(image_path)
+        self.project_path: Path | None = None
+        self._settings = settings or Settings()
+        self.plane = Plane.for_image(image.shape[:2], self._settings.tile)
+        self.layout = TokenLayout(layout)
+        self.bias = BiasMap(image.shape[:2], bias)
+        self.partitions = LayoutSource(image, self.plane, self._settings.min_size)
+        self.result: Result | None = None
+        self.revision = 0
+        self.events = DocumentEvents()
+        self.history = History(self)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    def set_settings(self, settings: Settings, *, final: bool = True) -> None:
+        if settings != self._settings:
+            self._settings = settings
+            self.events.settings.emit(settings, final)
+
+    def update_settings(self, *, final: bool = True, **changes) -> None:
+        """Change settings that are not part of the saved edit history (engine, brush, steps)."""
+        self.set_settings(replace(self._settings, **changes), final=final)
+
+    def set_result(self, result: Result | None) -> None:
+        self.result = result
+        self.events.result.emit(result)
+
+    def bump_revision(self) -> None:
+        self.revision += 1
+        self.events.revision.emit(self.revision)
+
+    def bias_for_partition(self, values: np.ndarray | None = None) -> np.ndarray | None:
+        """The painted map scaled to the partition's units, or None when nothing is painted."""
+        v = self.bias.values() if values is None else values
+        return None if not v.any() else v * np.float32(self._settings.bias_gain)
+
+    def partition(self, tokens_per_tile: int | None = None, lam: float | None = None,
+                  bias: np.ndarray | None = None) -> LayoutState:
+        """A fresh partition with the current (or given) count, lambda and painted bias."""
+        s = self._settings
+        return self.partitions.layout(
+            s.tokens_per_tile if tokens_per_tile is None else tokens_per_tile,
+            s.lam if lam is None else lam,
+            self.bias_for_partition(bias),
+        )
+
+    def reset_layout(self, state: LayoutState) -> None:
+        """Install a layout that is not an edit (the first partition of a new image); clears history."""
+        self.layout.replace(state)
+        self.history.clear()
+        self.bump_revision()

@@ -1,0 +1,113 @@
+"""Undo/redo: a list of commands and a cursor; consecutive drag updates merge into one step.
+
+``push`` runs ``cmd.do(doc)`` first (a raise leaves history untouched), then either merges the
+command into the top one (same non-None ``merge_id``, nothing undone since) or drops the redo tail
+and appends it. Every push, undo and redo bumps the document revision.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Protocol
+
+from psygnal import Signal
+
+if TYPE_CHECKING:
+    from .document import Document
+
+
+class Command(Protocol):
+    name: str
+    merge_id: object
+
+    def do(self, doc: "Document") -> None: ...
+
+    def undo(self, doc: "Document") -> None: ...
+
+    def merged(self, newer: "Command") -> "Command | None": ...
+
+
+_versions = itertools.count(1)
+
+
+class History:
+    """The document's undo stack."""
+
+    changed = Signal()
+
+    def __init__(self, doc: "Document", limit: int = 200) -> None:
+        self._doc = doc
+        self._limit = limit
+        self._stack: list[tuple[Command, int]] = []  # (command, version id)
+        self._cursor = 0
+        self._saved_version = 0
+
+    def push(self, cmd: Command) -> None:
+        cmd.do(self._doc)
+        top = self._stack[self._cursor - 1][0] if self._cursor == len(self._stack) and self._cursor else None
+        merged = None
+        if top is not None and cmd.merge_id is not None and top.merge_id == cmd.merge_id:
+            merged = top.merged(cmd)
+        if merged is not None:
+            self._stack[self._cursor - 1] = (merged, next(_versions))
+        else:
+            del self._stack[self._cursor:]
+            self._stack.append((cmd, next(_versions)))
+            if len(self._stack) > self._limit:
+                del self._stack[0]
+            self._cursor = len(self._stack)
+        self._doc.bump_revision()
+        self.changed.emit()
+
+    def undo(self) -> bool:
+        if not self.can_undo:
+            return False
+        self._stack[self._cursor - 1][0].undo(self._doc)
+        self._cursor -= 1
+        self._doc.bump_revision()
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        if not self.can_redo:
+            return False
+        self._stack[self._cursor][0].do(self._doc)
+        self._cursor += 1
+        self._doc.bump_revision()
+        self.changed.emit()
+        return True
+
+    def clear(self) -> None:
+        self._stack.clear()
+        self._cursor = 0
+        self._saved_version = 0
+        self.changed.emit()
+
+    def mark_saved(self) -> None:
+        self._saved_version = self._version()
+        self.changed.emit()
+
+    @property
+    def dirty(self) -> bool:
+        return self._version() != self._saved_version
+
+    @property
+    def can_undo(self) -> bool:
+        return self._cursor > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._cursor < len(self._stack)
+
+    @property
+    def undo_name(self) -> str:
+        return self._stack[self._cursor - 1][0].name if self.can_undo else ""
+
+    @property
+    def redo_name(self) -> str:
+        return self._stack[self._cursor][0].name if self.can_redo else ""
+
+    def __len__(self) -> int:
+        return len(self._stack)
+
+    def _version(self) -> int:
+        return self._stack[self._cursor - 1][1] if self._cursor else 0

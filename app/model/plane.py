@@ -1,0 +1,117 @@
+"""The plane the tokens of one image live on, and pixel-space geometry on it.
+
+Tokens are stored merged over the plane (``gpstoken.tokens.merge_tiles`` convention), exactly as
+``gpstoken.fit`` optimises them: the plane is the image when it fits one tile, else the image
+edge-padded to whole tiles. Pixel coordinates are plane pixels: (x, y) = (column, row), pixel
+centres at integers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpstoken.fit_init import tiling
+from gpstoken.tokens import MX, MY, RHO, SX, SY, clamp_gaussians, gaussians_to_ellipses
+
+ELLIPSE_SIGMAS = 1.5  # ellipses are drawn and picked at 1.5 sigma: a g_init ellipse fills its region
+
+
+@dataclass(frozen=True)
+class Plane:
+    """Image size, tiling and the merged plane's size in pixels."""
+
+    image_size: tuple[int, int]  # (H, W)
+    tile: int  # 0: one tile normalised to the image itself
+    tile_grid: tuple[int, int]  # (rows, cols)
+
+    @classmethod
+    def for_image(cls, image_size: tuple[int, int], tile: int = 256) -> "Plane":
+        """The tiling ``gpstoken.fit`` uses for an image of ``image_size``."""
+        tile_rec, grid = tiling(tuple(image_size), tile)
+        return cls(tuple(int(v) for v in image_size), int(tile_rec), tuple(int(v) for v in grid))
+
+    @property
+    def num_tiles(self) -> int:
+        return self.tile_grid[0] * self.tile_grid[1]
+
+    @property
+    def tile_hw(self) -> tuple[int, int]:
+        return self.image_size if self.tile == 0 else (self.tile, self.tile)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the plane in pixels."""
+        th, tw = self.tile_hw
+        return self.tile_grid[0] * th, self.tile_grid[1] * tw
+
+    # --- conversions ----------------------------------------------------------------------------
+
+    def ellipses(self, geometry: np.ndarray) -> np.ndarray:
+        """Gaussians ``[M, >=5]`` -> 1-sigma pixel ellipses ``[M, 5]`` (cx, cy, a, b, theta)."""
+        return gaussians_to_ellipses(geometry, self.size)
+
+    def centers(self, geometry: np.ndarray) -> np.ndarray:
+        """Gaussian centres ``[M, 2]`` in plane pixels (x, y)."""
+        h, w = self.size
+        g = np.asarray(geometry, dtype=np.float64)
+        return np.stack([(g[:, MX] + 1) * (w - 1) / 2, (g[:, MY] + 1) * (h - 1) / 2], axis=1)
+
+    def sigmas_px(self, geometry: np.ndarray) -> np.ndarray:
+        """Per-axis sigmas ``[M, 2]`` in pixels (x, y)."""
+        h, w = self.size
+        g = np.asarray(geometry, dtype=np.float64)
+        return np.stack([g[:, SX] * (w - 1) / 2, g[:, SY] * (h - 1) / 2], axis=1)
+
+    def translate(self, geometry: np.ndarray, delta_px: np.ndarray) -> np.ndarray:
+        """Copy of ``geometry`` moved by ``delta_px`` (dx, dy) pixels; centres stay inside the plane."""
+        h, w = self.size
+        g = np.array(geometry, dtype=np.float32, copy=True)
+        g[:, MX] = np.clip(g[:, MX] + 2 * float(delta_px[0]) / (w - 1), -1, 1)
+        g[:, MY] = np.clip(g[:, MY] + 2 * float(delta_px[1]) / (h - 1), -1, 1)
+        return g
+
+    def gaussian(self, center_px: np.ndarray, sigma_px: np.ndarray, rho: float = 0.0) -> np.ndarray:
+        """One Gaussian ``[5]`` from a pixel centre (x, y), pixel sigmas (x, y) and rho, clamped."""
+        h, w = self.size
+        g = np.array([
+            2 * sigma_px[0] / (w - 1), 2 * sigma_px[1] / (h - 1), rho,
+            2 * center_px[0] / (w - 1) - 1, 2 * center_px[1] / (h - 1) - 1,
+        ], dtype=np.float64)
+        g[3:5] = np.clip(g[3:5], -1, 1)
+        return clamp_gaussians(g).astype(np.float32)
+
+    def gaussian_for_box(self, box: np.ndarray) -> np.ndarray:
+        """The g_init a region ``(x0, y0, x1, y1)`` (inclusive) gets: centre, sigma = (side - 1) / 3."""
+        x0, y0, x1, y1 = (float(v) for v in box)
+        side = np.maximum([x1 - x0, y1 - y0], 1.0)
+        return self.gaussian(np.array([(x0 + x1) / 2, (y0 + y1) / 2]), side / 3)
+
+    def boxes(self, geometry: np.ndarray) -> np.ndarray:
+        """Pixel boxes ``[M, 4]`` (inclusive) that the 1.5-sigma axis extents of Gaussians cover."""
+        c = self.centers(geometry)
+        half = ELLIPSE_SIGMAS * self.sigmas_px(geometry)
+        h, w = self.size
+        lo = np.clip(np.rint(c - half), 0, [w - 1, h - 1])
+        hi = np.clip(np.rint(c + half), 0, [w - 1, h - 1])
+        return np.concatenate([lo, hi], axis=1).astype(np.int32)
+
+    def tile_of(self, center_px: np.ndarray) -> np.ndarray:
+        """Row-major tile index of pixel positions ``[M, 2]``."""
+        th, tw = self.tile_hw
+        rows, cols = self.tile_grid
+        c = np.asarray(center_px, dtype=np.float64).reshape(-1, 2)
+        j = np.clip(c[:, 0] // tw, 0, cols - 1)
+        i = np.clip(c[:, 1] // th, 0, rows - 1)
+        return (i * cols + j).astype(np.int32)
+
+
+def mahalanobis(geometry: np.ndarray, point_px: np.ndarray, plane: Plane) -> np.ndarray:
+    """Distance ``[M]`` of one pixel point from each Gaussian, in sigmas."""
+    g = np.asarray(geometry, dtype=np.float64)
+    d = np.asarray(point_px, dtype=np.float64)[None, :] - plane.centers(g)
+    s = np.maximum(plane.sigmas_px(g), 1e-9)
+    u, v = d[:, 0] / s[:, 0], d[:, 1] / s[:, 1]
+    rho = np.clip(g[:, RHO], -0.999999, 0.999999)
+    q = (u * u - 2 * rho * u * v + v * v) / (1 - rho * rho)
+    return np.sqrt(np.maximum(q, 0))

@@ -1,0 +1,33 @@
+"""What an engine produced for one document revision: refined tokens, reconstruction, metrics.
+
+Derived data: never a command; replaced whenever a newer result arrives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Result:
+    """Engine output for layout rows ``rows`` at document ``revision``."""
+
+    revision: int
+    path: str  # "fast" (during a drag) or "full"
+    engine: str
+    rows: np.ndarray  # int64 [K] layout rows the tokens belong to
+    g_init: np.ndarray  # float32 [K, 5] the layout geometry the engine was given
+    tokens: np.ndarray  # float32 [K, 5+C] refined tokens merged over the plane
+    reconstruction: np.ndarray  # float32 [H, W, 3] in [0, 1] (image area only)
+    features: str = "rgb"  # "rgb" (fitting) or "latent" (a tokenizer)
+    metrics: dict = field(default_factory=dict)  # gpstoken.metrics.evaluate keys
+    seconds: float = 0.0
+    state: object = field(default=None, repr=False, compare=False)  # engine-private warm-start data
+
+    def tokens_by_row(self, length: int) -> np.ndarray:
+        """Tokens scattered to ``length`` layout rows; rows without a token are NaN."""
+        out = np.full((length, self.tokens.shape[1]), np.nan, np.float32)
+        ok = self.rows < length
+        out[self.rows[ok]] = self.tokens[ok]
+        return out

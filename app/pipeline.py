@@ -1,0 +1,175 @@
+"""The live pipeline: document edits -> engine jobs -> results back on the document.
+
+During a drag (``final=False`` events) only the engine's fast path runs, coalesced (latest wins);
+on release (``final=True``) the full path runs and cancels whatever is stale. A result is applied
+only if it is still current: full results for exactly the document revision, fast results if they
+are newer than what is shown. Nothing here blocks the GUI thread.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from gpstoken_studio.engines.base import EngineRequest
+from gpstoken_studio.jobs import Job, JobScheduler
+from gpstoken_studio.model.document import Document
+from gpstoken_studio.model.layout import LayoutChange
+from gpstoken_studio.model.result import Result
+
+FAST, FULL, LAYOUT = "fast", "full", "layout"
+
+
+class Pipeline(QObject):
+    """Schedules engine work for one document at a time."""
+
+    message = Signal(str)  # one-line status / error text
+    progress = Signal(float, str)  # fraction of the running full job, message
+    full_result = Signal(object)  # Result of a finished full path (metrics filled in)
+
+    def __init__(self, scheduler: JobScheduler, engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scheduler = scheduler
+        self.engine = engine
+        self.doc: Document | None = None
+        self._last_full: Result | None = None  # warm start: the newest full result of this layout
+        self._want: str | None = None
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(0)
+        self._flush_timer.timeout.connect(self._flush)
+        scheduler.finished.connect(self._on_finished)
+        scheduler.partial.connect(self._on_partial)
+        scheduler.failed.connect(self._on_failed)
+        scheduler.progress.connect(self._on_progress)
+
+    # --- wiring ---------------------------------------------------------------------------------
+
+    def set_document(self, doc: Document | None) -> None:
+        if self.doc is not None:
+            self.doc.layout.changed.disconnect(self._on_layout)
+            self.doc.events.settings.disconnect(self._on_settings)
+        self.scheduler.cancel_all()
+        self.doc = doc
+        self._last_full = None
+        self._want = None
+        if doc is None:
+            return
+        doc.layout.changed.connect(self._on_layout)
+        doc.events.settings.connect(self._on_settings)
+        if len(doc.layout):
+            self.request(FULL)
+        else:
+            self._submit_layout()
+
+    def set_engine(self, engine) -> None:
+        self.engine = engine
+        self._last_full = None
+        self.request(FULL)
+
+    def seed(self, result: Result) -> None:
+        """Use ``result`` (e.g. loaded with a project) as the warm start and show it."""
+        self._last_full = result
+        if self.doc is not None:
+            self.doc.set_result(result)
+
+    # --- model events -> jobs -------------------------------------------------------------------
+
+    def _on_layout(self, change: LayoutChange) -> None:
+        if change.action == "replace":
+            self._last_full = None  # different tokens: nothing to warm-start from
+        if change.action == "locks" and not change.final:
+            return
+        self.request(FULL if change.final else FAST)
+
+    def _on_settings(self, settings, final: bool) -> None:
+        engine_relevant = self._last_settings_key() != getattr(self, "_settings_key", None)
+        self._settings_key = self._last_settings_key()
+        if engine_relevant and final:
+            self.request(FULL)
+
+    def _last_settings_key(self):
+        s = self.doc.settings
+        return s.engine, s.fit_steps
+
+    def request(self, path: str) -> None:
+        """Ask for a fast or full run at the end of this event-loop turn (coalesces bursts)."""
+        if self._want != FULL:
+            self._want = path
+        self._flush_timer.start()
+
+    def _flush(self) -> None:
+        want, self._want = self._want, None
+        doc = self.doc
+        if want is None or doc is None or not len(doc.layout):
+            return
+        request = self._request(doc)
+        if not len(request.rows):
+            return
+        engine = self.engine
+        if want == FAST:
+            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled))
+            self.scheduler.submit(job)
+        else:
+            job = Job(FULL, doc.revision, lambda j: engine.full(request, j.progress, j.cancelled, j.partial),
+                      supersedes=frozenset({FAST}))
+            self.scheduler.submit(job)
+
+    def _request(self, doc: Document) -> EngineRequest:
+        rows = doc.layout.live()
+        state = doc.layout.rows(rows)
+        mask = doc.bias.mask()
+        return EngineRequest(
+            revision=doc.revision, image=np.array(doc.image), plane=doc.plane, rows=rows,
+            g_init=state.geometry, regions=state.regions, locks=state.locks, previous=self._last_full,
+            mask=mask if mask.any() else None, steps=doc.settings.fit_steps,
+        )
+
+    def _submit_layout(self) -> None:
+        doc = self.doc
+        s = doc.settings
+        bias = doc.bias_for_partition()
+        self.message.emit("Partitioning...")
+        self.scheduler.submit(Job(LAYOUT, doc.revision, lambda j: (doc, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))))
+
+    # --- results --------------------------------------------------------------------------------
+
+    def _current(self, job: Job, result: Result) -> bool:
+        doc = self.doc
+        if doc is None:
+            return False
+        if job.kind == FULL:
+            return job.revision == doc.revision
+        shown = doc.result
+        newer = shown is None or job.revision > shown.revision
+        return newer and job.revision <= doc.revision
+
+    def _on_partial(self, job: Job, result: Result) -> None:
+        if job.kind == FULL and self._current(job, result):
+            self._last_full = result
+            self.doc.set_result(result)
+
+    def _on_finished(self, job: Job, value) -> None:
+        if job.kind == LAYOUT:
+            doc, state = value
+            if doc is self.doc and not len(doc.layout):
+                doc.reset_layout(state)
+                self.message.emit(f"{len(state)} tokens")
+            return
+        if not self._current(job, value):
+            return
+        if job.kind == FULL:
+            self._last_full = value
+            self.doc.set_result(value)
+            self.full_result.emit(value)
+            psnr = value.metrics.get("psnr")
+            self.message.emit(f"{self.engine.name}: {len(value.rows)} tokens, "
+                              + (f"PSNR {psnr:.2f} dB, " if psnr is not None else "") + f"{value.seconds:.2f} s")
+        else:
+            self.doc.set_result(value)
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        self.message.emit(f"{job.kind} failed: {message}")
+
+    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job.kind == FULL and self.doc is not None and job.revision == self.doc.revision:
+            self.progress.emit(fraction, message)

@@ -1,0 +1,45 @@
+"""MOVE: drag a token (or the selection it belongs to); one drag is one undo step."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from gpstoken_studio.model.commands import move_tokens, movable
+from gpstoken_studio.tools.base import PointerEvent, ToolOverlay
+from gpstoken_studio.tools.picking import pick
+
+if TYPE_CHECKING:
+    from gpstoken_studio.model.document import Document
+
+
+def move_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Iterator[None]:
+    hit = pick(doc, event.position, event.pixel_size)
+    if hit is None:
+        return
+    selection = doc.layout.selection()
+    rows = selection if hit in selection else np.array([hit])
+    if hit not in selection:
+        doc.layout.select([hit])
+    yield from move_rows(doc, event, rows)
+
+
+def move_rows(doc: "Document", event: PointerEvent, rows: np.ndarray) -> Iterator[None]:
+    """Previews each move with ``final=False`` updates, then commits ``final=True`` on release."""
+    idx = movable(doc, rows)
+    start = event.position.copy()
+    yield
+    if not idx.size:
+        while event.type == "move":
+            yield
+        return
+    origin = doc.layout.rows(idx)
+    merge_id = object()
+    pushed = False
+    while event.type == "move":
+        if pushed or event.dragged():
+            doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=False, merge_id=merge_id))
+            pushed = True
+        yield
+    if pushed:
+        doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=True, merge_id=merge_id))

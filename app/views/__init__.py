@@ -1,0 +1,1 @@
+"""vispy views: each owns one visual, listens to the document, and never writes it."""

@@ -1,0 +1,27 @@
+"""The document image, with pixel centres at integer plane coordinates."""
+from __future__ import annotations
+
+from vispy import scene
+from vispy.visuals.transforms import STTransform
+
+from gpstoken_studio.model.document import Document
+
+PIXEL_CENTRES = STTransform(translate=(-0.5, -0.5))
+
+
+def pixel_image(parent, data=None, **kwargs) -> scene.visuals.Image:
+    """An Image visual whose pixel (col, row) is centred at plane (x, y) = (col, row)."""
+    image = scene.visuals.Image(data, parent=parent, interpolation="nearest", **kwargs)
+    image.transform = STTransform(translate=(-0.5, -0.5))
+    return image
+
+
+class ImageView:
+    """The original image (the document's image never changes)."""
+
+    def __init__(self, doc: Document, parent: scene.Node) -> None:
+        self.node = pixel_image(parent, doc.image)
+        self.node.order = 10
+
+    def close(self) -> None:
+        self.node.parent = None

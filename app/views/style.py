@@ -1,0 +1,18 @@
+"""Colours and scales shared by the canvas views."""
+from __future__ import annotations
+
+import numpy as np
+
+BACKGROUND = "#16171a"
+GINIT = np.array([0.30, 0.85, 1.00, 0.85], np.float32)
+SELECTED = np.array([1.00, 0.82, 0.20, 1.00], np.float32)
+LOCKED = np.array([1.00, 0.45, 0.35, 0.95], np.float32)
+REFINED = np.array([1.00, 0.40, 0.90, 0.75], np.float32)
+REGIONS = (1.0, 1.0, 1.0, 0.28)
+DENSITY = np.array([1.00, 0.35, 0.10], np.float32)
+DENSITY_ALPHA = 0.45
+TOOL = (1.0, 1.0, 1.0, 0.9)
+SWIPE_LINE = (1.0, 1.0, 1.0, 0.8)
+SELECTED_FILL = 0.16
+ERROR_SCALE = (0.0, 0.25)  # |reconstruction - image| in [0, 1] units: fixed so runs compare
+ERROR_CMAP = "inferno"

@@ -1,0 +1,1 @@
+"""Qt widgets: the main window, panels, tool bar, status bar and dialogs."""

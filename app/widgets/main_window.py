@@ -1,0 +1,500 @@
+"""The main window: canvas, views, panels, actions, pipeline, documents (open/save/export/recover)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
+
+from gpstoken.errors import GPSTokenError
+from gpstoken.io.images import load_image, save_image
+from gpstoken_studio.actions import ActionRegistry
+from gpstoken_studio.engines.registry import create_engine
+from gpstoken_studio.jobs import JobScheduler
+from gpstoken_studio.model import commands
+from gpstoken_studio.model.document import Document
+from gpstoken_studio.model.export import export_reconstruction, export_tokens
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
+from gpstoken_studio.model.project import SUFFIX, load_project, save_project, snapshot
+from gpstoken_studio.model.result import Result
+from gpstoken_studio.model.settings import Settings
+from gpstoken_studio.pipeline import Pipeline
+from gpstoken_studio.tools import Mode
+from gpstoken_studio.views.canvas import StudioCanvas
+from gpstoken_studio.views.density_view import DensityView
+from gpstoken_studio.views.ellipses_view import GInitEllipsesView, RefinedEllipsesView
+from gpstoken_studio.views.image_view import ImageView
+from gpstoken_studio.views.interaction import Interaction
+from gpstoken_studio.views.recon_view import ReconstructionView, SwipeView
+from gpstoken_studio.views.regions_view import RegionsView
+from gpstoken_studio.widgets.autosave import Autosaver
+from gpstoken_studio.widgets.inspector import InspectorPanel
+from gpstoken_studio.widgets.metrics_panel import MetricsPanel
+from gpstoken_studio.widgets.qt_actions import build_qactions
+from gpstoken_studio.widgets.rate_plot import RatePlot
+from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
+from gpstoken_studio.widgets.status_bar import StudioStatusBar
+from gpstoken_studio.widgets.toolbar import StudioToolBar
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
+PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
+TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", Mode.DELETE: "X",
+             Mode.BRUSH: "B", Mode.ERASER: "E", Mode.PAN: "H"}
+LAYERS = (("regions", "Partition rectangles", "1"), ("ginit", "g_init ellipses", "2"),
+          ("refined", "Refined ellipses", "3"), ("density", "Density overlay", "4"))
+
+
+class MainWindow(QMainWindow):
+    """GPSToken Studio's window; one document at a time."""
+
+    document_changed = Signal(object)
+
+    def __init__(self, *, settings: Settings | None = None, model: str | None = None, config: str | None = None,
+                 autosave_s: float = 30.0) -> None:
+        super().__init__()
+        self.setWindowTitle("GPSToken Studio")
+        self.resize(1500, 900)
+        self.setAcceptDrops(True)
+        self.confirm_close = True
+        self.base_settings = settings or Settings()
+        self.model_path, self.config_path = model, config
+        self.document: Document | None = None
+        self.views: dict[str, object] = {}
+        self.layer_visible = {key: True for key, _, _ in LAYERS}
+        self.layer_visible["refined"] = False
+
+        self.scheduler = JobScheduler(self)
+        self.pipeline = Pipeline(self.scheduler, create_engine(self.base_settings.engine, model, config), self)
+        self.canvas = StudioCanvas()
+        self.setCentralWidget(self.canvas.native)
+        self.interaction = Interaction(self.canvas)
+        self.status = StudioStatusBar(self)
+        self.setStatusBar(self.status)
+        self.autosaver = Autosaver(autosave_s, self)
+
+        self.actions_registry = ActionRegistry()
+        self._register_actions()
+        self.qactions = build_qactions(self.actions_registry, self)
+        self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
+        self.addToolBar(self.toolbar)
+        self.inspector = InspectorPanel(self)
+        self.metrics = MetricsPanel(self)
+        self.rate_plot = RatePlot(self)
+        self._dock("Inspector", self.inspector)
+        self._dock("Metrics", self.metrics)
+        self._dock("Rate / quality", self.rate_plot)
+        self._connect()
+        self.set_mode(Mode.SELECT)
+        self._sync_controls()
+
+    # --- construction ---------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock)
+        return dock
+
+    def _register_actions(self) -> None:
+        r = self.actions_registry
+        r.add("open_image", "Open Image…", "File", lambda: self._ask_open(IMAGE_FILTER + ";;" + PROJECT_FILTER), "Ctrl+O")
+        r.add("open_project", "Open Project…", "File", lambda: self._ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
+        r.add("save_project", "Save Project", "File", self.save, "Ctrl+S")
+        r.add("save_project_as", "Save Project As…", "File", self.save_as, "Ctrl+Shift+S")
+        r.add("export_reconstruction", "Export Reconstruction PNG…", "File", self._ask_export_reconstruction, "Ctrl+E")
+        r.add("export_tokens", "Export Tokens (.npz)…", "File", self._ask_export_tokens, "Ctrl+Shift+E")
+        r.add("export_overlay", "Export Overlay PNG…", "File", self._ask_export_overlay, "Ctrl+Alt+E")
+        r.add("quit", "Quit", "File", self.close, "Ctrl+Q")
+        r.add("undo", "Undo", "Edit", lambda: self._with_doc(lambda d: d.history.undo()), "Ctrl+Z")
+        r.add("redo", "Redo", "Edit", lambda: self._with_doc(lambda d: d.history.redo()), "Ctrl+Shift+Z")
+        r.add("delete", "Delete Selected", "Edit", self.delete_selected, "Delete")
+        r.add("select_all", "Select All", "Edit", lambda: self._with_doc(lambda d: d.layout.select(d.layout.live())), "Ctrl+A")
+        r.add("select_none", "Select None", "Edit", lambda: self._with_doc(lambda d: d.layout.select([])), "Escape")
+        r.add("lock_geometry", "Lock Geometry", "Edit", lambda: self.lock(LOCK_GEOMETRY, True), "L")
+        r.add("lock_features", "Lock Features", "Edit", lambda: self.lock(LOCK_FEATURES, True), "Shift+L")
+        r.add("unlock", "Unlock", "Edit", lambda: self.lock(LOCK_GEOMETRY | LOCK_FEATURES, False), "Alt+L")
+        r.add("repartition", "Re-partition (drop layout edits)", "Edit", self.repartition, "Ctrl+R")
+        r.add("tokens_more", "Double Token Count", "Edit", lambda: self.toolbar.tokens.step(2.0), "PgUp")
+        r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: self.toolbar.tokens.step(0.5), "PgDown")
+        r.add("rerun", "Run Full Path Again", "Edit", lambda: self.pipeline.request("full"), "F5")
+        for mode in Mode:
+            r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: self.set_mode(m),
+                  TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
+        r.add("brush_smaller", "Smaller Brush", "Tools", lambda: self.scale_brush(1 / 1.25), "[")
+        r.add("brush_larger", "Larger Brush", "Tools", lambda: self.scale_brush(1.25), "]")
+        for key, title, keys in LAYERS:
+            r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: self.toggle_layer(k), keys, checkable=True)
+        r.add("show_error", "Error Heatmap (right view)", "View", self.toggle_error, "5", checkable=True)
+        r.add("zoom_in", "Zoom In", "View", lambda: self.canvas.zoom(1.25), "Ctrl+=")
+        r.add("zoom_out", "Zoom Out", "View", lambda: self.canvas.zoom(0.8), "Ctrl+-")
+        r.add("zoom_fit", "Fit to Window", "View", self._fit_view, "Ctrl+0")
+        r.add("shortcuts", "Keyboard Shortcuts", "Help", self.show_shortcuts, "F1")
+        r.add("about", "About GPSToken Studio", "Help", self._about)
+
+    def _connect(self) -> None:
+        tb = self.toolbar
+        self.scheduler.busy_changed.connect(self.status.set_busy)
+        self.pipeline.message.connect(self.status.set_message)
+        self.pipeline.progress.connect(self.status.set_progress)
+        self.pipeline.full_result.connect(self._on_full_result)
+        self.autosaver.saved.connect(lambda p: self.status.set_message(f"autosaved to {p}"))
+        self.autosaver.failed.connect(self.status.set_message)
+        self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
+        tb.engine.currentTextChanged.connect(self.set_engine)
+        tb.steps.valueChanged.connect(lambda n: self._with_doc(lambda d: d.update_settings(fit_steps=int(n))))
+        tb.brush.valueChanged.connect(lambda v: self._with_doc(lambda d: d.update_settings(brush_radius=float(v))))
+        tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
+        tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction"))
+        for key, _, _ in LAYERS:
+            self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
+
+    # --- documents ------------------------------------------------------------------------------
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open an image or a project file; errors are shown in a dialog and change nothing."""
+        p = Path(path)
+        try:
+            if p.suffix.lower() == SUFFIX:
+                self.open_project(p)
+            else:
+                self.open_image(p)
+            return True
+        except GPSTokenError as exc:
+            self.show_error("Cannot open file", str(exc))
+            return False
+
+    def open_image(self, path: str | Path, settings: Settings | None = None) -> Document:
+        image = load_image(path)
+        doc = Document(image, settings or self._new_settings(), image_path=path)
+        self.set_document(doc)
+        self.status.set_message(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        return doc
+
+    def open_project(self, path: str | Path) -> Document:
+        data = load_project(path)  # raises before anything changes
+        doc = Document(data.image, data.settings, layout=data.layout, bias=data.bias,
+                       image_path=data.image_name or None)
+        doc.project_path = Path(path)
+        self.set_document(doc, data)
+        self.status.set_message(f"Opened project {Path(path).name}")
+        return doc
+
+    def set_document(self, doc: Document | None, data=None) -> None:
+        for view in self.views.values():
+            view.close()
+        self.views = {}
+        self.interaction.set_document(doc)
+        self.document = doc
+        if doc is not None:
+            if doc.settings.engine != self.pipeline.engine.name:
+                self._apply_engine(doc.settings.engine)
+            left, right = self.canvas.left.scene, self.canvas.right.scene
+            self.views = {
+                "image": ImageView(doc, left), "swipe": SwipeView(doc, left), "density": DensityView(doc, left),
+                "regions": RegionsView(doc, left), "refined": RefinedEllipsesView(doc, left),
+                "ginit": GInitEllipsesView(doc, left), "recon": ReconstructionView(doc, right),
+            }
+            for key, _, _ in LAYERS:
+                self.views[key].node.visible = self.layer_visible[key] and self.views[key].node.visible
+            self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
+            self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
+            self.canvas.set_extent(doc.image_size)
+            doc.history.changed.connect(self._update_title)
+            doc.history.mark_saved()
+        self.rate_plot.clear()
+        self.inspector.set_document(doc)
+        self.toolbar.tokens.set_document(doc)
+        self.autosaver.set_document(doc)
+        self.metrics.show_result(None)
+        self.pipeline.set_document(doc)
+        if doc is not None and data is not None and data.tokens is not None:
+            self._seed_from_project(doc, data)
+        self._sync_controls()
+        self._update_title()
+        self.document_changed.emit(doc)
+
+    def _seed_from_project(self, doc: Document, data) -> None:
+        """Show the saved refined tokens at once (rendered on the worker); the fit then refines them."""
+        rows = data.token_rows
+        result = Result(revision=doc.revision, path="full", engine=doc.settings.engine, rows=rows,
+                        g_init=doc.layout.geometry()[rows], tokens=data.tokens,
+                        reconstruction=np.zeros(doc.image_size + (3,), np.float32), features=data.features)
+        self.pipeline.seed(result)
+        self.pipeline.request("fast")
+
+    def _new_settings(self) -> Settings:
+        return dataclasses.replace(self.base_settings, engine=self.pipeline.engine.name)
+
+    def save(self) -> bool:
+        doc = self.document
+        if doc is None:
+            return False
+        if doc.project_path is None:
+            return self.save_as()
+        return self.save_project(doc.project_path)
+
+    def save_as(self) -> bool:
+        if self.document is None:
+            return False
+        path, _ = QFileDialog.getSaveFileName(self, "Save Project", self._suggest(SUFFIX), PROJECT_FILTER)
+        return bool(path) and self.save_project(Path(path).with_suffix(SUFFIX))
+
+    def save_project(self, path: str | Path) -> bool:
+        doc = self.document
+        try:
+            save_project(snapshot(doc), path)
+        except (OSError, GPSTokenError) as exc:
+            self.show_error("Cannot save project", str(exc))
+            return False
+        doc.project_path = Path(path)
+        doc.history.mark_saved()
+        self.autosaver.discard()
+        self.status.set_message(f"Saved {Path(path).name}")
+        return True
+
+    # --- exports --------------------------------------------------------------------------------
+
+    def _ask_export_reconstruction(self) -> None:
+        self._ask_export("Export Reconstruction", "-recon.png", "PNG (*.png)", self.export_reconstruction)
+
+    def _ask_export_tokens(self) -> None:
+        self._ask_export("Export Tokens", "-tokens.npz", "Token files (*.npz)", self.export_tokens)
+
+    def _ask_export_overlay(self) -> None:
+        self._ask_export("Export Overlay", "-overlay.png", "PNG (*.png)", self.export_overlay)
+
+    def _ask_export(self, title: str, suffix: str, filter: str, export) -> None:
+        if self.document is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, title, self._suggest(suffix), filter)
+        if path:
+            export(path)
+
+    def export_reconstruction(self, path: str | Path) -> bool:
+        return self._export(lambda: export_reconstruction(self.document, path), path)
+
+    def export_tokens(self, path: str | Path) -> bool:
+        return self._export(lambda: export_tokens(self.document, path), path)
+
+    def export_overlay(self, path: str | Path) -> bool:
+        """The left view as drawn (image, partition, ellipses, density), at screen resolution."""
+        def write() -> None:
+            view = self.canvas.left
+            rgba = self.canvas.canvas.render()
+            ratio = rgba.shape[1] / max(self.canvas.canvas.size[0], 1)
+            x, y = self.canvas.canvas.scene.node_transform(view).imap([0, 0])[:2]
+            w, h = view.size
+            crop = rgba[int(y * ratio):int((y + h) * ratio), int(x * ratio):int((x + w) * ratio), :3]
+            save_image(path, np.ascontiguousarray(crop))
+        return self._export(write, path)
+
+    def _export(self, write, path) -> bool:
+        try:
+            write()
+        except (OSError, GPSTokenError) as exc:
+            self.show_error("Export failed", str(exc))
+            return False
+        self.status.set_message(f"Exported {Path(path).name}")
+        return True
+
+    def _suggest(self, suffix: str) -> str:
+        doc = self.document
+        base = doc.project_path or doc.image_path or Path("untitled")
+        return str(Path(base).with_suffix("")) + suffix
+
+    # --- edits, tools, views --------------------------------------------------------------------
+
+    def _with_doc(self, fn) -> None:
+        if self.document is not None:
+            fn(self.document)
+
+    def delete_selected(self) -> None:
+        doc = self.document
+        if doc is not None:
+            cmd = commands.delete_tokens(doc, doc.layout.selection())
+            if cmd is not None:
+                doc.history.push(cmd)
+
+    def lock(self, bits: int, on: bool) -> None:
+        doc = self.document
+        if doc is not None:
+            cmd = commands.set_locks(doc, doc.layout.selection(), bits, on)
+            if cmd is not None:
+                doc.history.push(cmd)
+
+    def repartition(self) -> None:
+        if self.document is not None and len(self.document.layout):
+            self.document.history.push(commands.repartition(self.document))
+
+    def set_mode(self, mode: Mode) -> None:
+        self.interaction.set_mode(mode)
+        self.canvas.pan_button_held = False
+        qa = self.qactions[f"studio:tool_{Mode(mode).value}"]
+        if not qa.isChecked():
+            qa.setChecked(True)
+        self.canvas.native.setCursor(Qt.OpenHandCursor if mode == Mode.PAN else
+                                     Qt.CrossCursor if mode in (Mode.ADD, Mode.BRUSH, Mode.ERASER) else Qt.ArrowCursor)
+
+    def scale_brush(self, factor: float) -> None:
+        doc = self.document
+        if doc is not None:
+            doc.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
+            self._sync_controls()
+
+    def toggle_layer(self, key: str) -> None:
+        self.layer_visible[key] = not self.layer_visible[key]
+        self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
+        if key in self.views:
+            self.views[key].node.visible = self.layer_visible[key]
+
+    def toggle_error(self) -> None:
+        self.toolbar.right_mode.setCurrentIndex(1 - self.toolbar.right_mode.currentIndex())
+
+    def set_right_mode(self, mode: str) -> None:
+        self.qactions["studio:show_error"].setChecked(mode == "error")
+        self.canvas.right_title.text = "Error |reconstruction − original| (0 – 0.25)" if mode == "error" else "Reconstruction"
+        self.canvas.show_colorbar(mode == "error")
+        if "recon" in self.views:
+            self.views["recon"].set_mode(mode)
+
+    def set_engine(self, name: str) -> None:
+        if not name or name == self.pipeline.engine.name:
+            return
+        if self._apply_engine(name) and self.document is not None:
+            self.document.update_settings(engine=name)
+            self.pipeline.set_engine(self.pipeline.engine)
+
+    def _apply_engine(self, name: str) -> bool:
+        try:
+            engine = create_engine(name, self.model_path, self.config_path)
+        except GPSTokenError as exc:
+            self.show_error("Engine unavailable", str(exc))
+            self._sync_controls()
+            return False
+        self.pipeline.engine = engine
+        return True
+
+    def _fit_view(self) -> None:
+        if self.document is not None:
+            self.canvas.set_extent(self.document.image_size)
+
+    def _on_full_result(self, result: Result) -> None:
+        self.metrics.show_result(result)
+        self.rate_plot.add_result(result)
+
+    def _sync_controls(self) -> None:
+        tb = self.toolbar
+        names = ["fit"] + (["model"] if self.model_path else [])
+        with QSignalBlocker(tb.engine):
+            tb.engine.clear()
+            tb.engine.addItems(names)
+            tb.engine.setCurrentText(self.pipeline.engine.name)
+        s = self.document.settings if self.document is not None else self.base_settings
+        for w, v in ((tb.steps, s.fit_steps), (tb.brush, s.brush_radius)):
+            with QSignalBlocker(w):
+                w.setValue(v)
+
+    def _update_title(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.setWindowTitle("GPSToken Studio")
+            return
+        name = (doc.project_path or doc.image_path or Path("untitled")).name
+        self.setWindowTitle(f"{name}{' *' if doc.history.dirty else ''} — GPSToken Studio")
+        self.qactions["studio:undo"].setText(f"Undo {doc.history.undo_name}".strip())
+        self.qactions["studio:redo"].setText(f"Redo {doc.history.redo_name}".strip())
+
+    # --- dialogs and events ---------------------------------------------------------------------
+
+    def show_error(self, title: str, message: str) -> None:
+        self.status.set_message(message)
+        QMessageBox.critical(self, title, message)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.actions_registry, self)
+        dialog.show()
+        return dialog
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About GPSToken Studio",
+                          "GPSToken Studio: see and steer Gaussian-parameterized spatially-adaptive image tokens.")
+
+    def _ask_open(self, filter: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open", "", filter)
+        if path:
+            self.open_path(path)
+
+    def offer_recovery(self) -> bool:
+        """If a recovery file exists, ask to restore it; returns whether it was restored."""
+        pending = self.autosaver.pending()
+        if pending is None:
+            return False
+        answer = QMessageBox.question(self, "Recover unsaved work?",
+                                      f"GPSToken Studio found unsaved work from a previous session:\n{pending}\n\nRestore it?")
+        if answer != QMessageBox.Yes:
+            self.autosaver.discard()
+            return False
+        restored = self.open_path(pending)
+        if restored:
+            self.document.project_path = None
+            self.document.history.clear()
+        return restored
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.canvas.pan_button_held = True
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self.canvas.pan_button_held = self.interaction.mode == Mode.PAN
+        super().keyReleaseEvent(event)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0])
+            event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:
+        doc = self.document
+        if self.confirm_close and doc is not None and doc.history.dirty:
+            answer = QMessageBox.question(self, "Unsaved changes", "Save changes before closing?",
+                                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+            if answer == QMessageBox.Cancel or (answer == QMessageBox.Save and not self.save()):
+                event.ignore()
+                return
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop timers and the worker; a clean exit leaves no recovery file."""
+        self.autosaver.timer.stop()
+        self.autosaver.discard()
+        self.pipeline.set_document(None)
+        self.scheduler.shutdown()
+
+    def screenshot_when_ready(self, path: str | Path, timeout_s: float = 300.0, on_done=None) -> None:
+        """After the first full result is shown, grab the window into ``path`` and call ``on_done(ok)``."""
+        done = {"fired": False}
+
+        def grab(ok: bool) -> None:
+            if done["fired"]:
+                return
+            done["fired"] = True
+            if ok:
+                self.canvas.canvas.update()
+                self.grab().save(str(path))
+            if on_done is not None:
+                on_done(ok)
+
+        self.pipeline.full_result.connect(lambda _r: QTimer.singleShot(300, lambda: grab(True)))
+        QTimer.singleShot(int(timeout_s * 1000), lambda: grab(False))

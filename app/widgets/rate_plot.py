@@ -1,0 +1,52 @@
+"""Rate-quality plot (pyqtgraph): PSNR against the number of tokens, one curve per engine."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gpstoken_studio.model.result import Result
+
+COLORS = {"fit": (90, 200, 255), "model": (255, 120, 220)}
+
+
+class RatePlot(QWidget):
+    """Keeps the latest PSNR per (engine, token count) from full results; the current one is marked."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="#1b1c20")
+        self.plot.setLabel("bottom", "tokens")
+        self.plot.setLabel("left", "PSNR", units="dB")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLogMode(x=True, y=False)
+        self.plot.addLegend(offset=(6, 6))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.points: dict[str, dict[int, float]] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._current = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), brush=None)
+        self.plot.addItem(self._current)
+
+    def clear(self) -> None:
+        self.points.clear()
+        for curve in self._curves.values():
+            curve.setData([], [])
+        self._current.setData([], [])
+
+    def add_result(self, result: Result) -> None:
+        psnr = result.metrics.get("psnr")
+        if psnr is None or psnr != psnr or psnr == float("inf"):
+            return
+        n = len(result.rows)
+        series = self.points.setdefault(result.engine, {})
+        series[n] = float(psnr)
+        xs = sorted(series)
+        curve = self._curves.get(result.engine)
+        if curve is None:
+            color = COLORS.get(result.engine, (220, 220, 220))
+            curve = self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
+                                   symbolBrush=color, name=result.engine)
+            self._curves[result.engine] = curve
+        curve.setData(xs, [series[x] for x in xs])
+        self._current.setData([n], [float(psnr)])
