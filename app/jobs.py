@@ -112,18 +112,6 @@ class JobScheduler(QObject):
         with self._lock:
             return not self._pending and self._running is None and self._events.empty()
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block (tests and --screenshot only) until idle, delivering events meanwhile."""
-        from PySide6.QtCore import QCoreApplication
-
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            QCoreApplication.processEvents()
-            if self.idle:
-                return True
-            time.sleep(0.005)
-        return False
-
     def shutdown(self) -> None:
         self.cancel_all()
         with self._lock:

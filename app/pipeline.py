@@ -91,6 +91,25 @@ class Pipeline(QObject):
         s = self.doc.settings
         return s.engine, s.fit_steps
 
+    @property
+    def idle(self) -> bool:
+        """Nothing requested, queued, running or undelivered."""
+        return self._want is None and not self._flush_timer.isActive() and self.scheduler.idle
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Process events until idle (tests and --screenshot only; the GUI never waits)."""
+        import time
+
+        from PySide6.QtCore import QCoreApplication
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            QCoreApplication.processEvents()
+            if self.idle:
+                return True
+            time.sleep(0.005)
+        return False
+
     def request(self, path: str) -> None:
         """Ask for a fast or full run at the end of this event-loop turn (coalesces bursts)."""
         if self._want != FULL:

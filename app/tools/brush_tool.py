@@ -36,6 +36,10 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
         if box is not None:
             doc.history.push(command(False))
         yield
+    now = (float(event.position[0]), float(event.position[1]))  # the release point ends the stroke
+    if now != last:
+        for point in stroke_points(last, now, s.brush_radius):
+            box = union(box, stamp(work, point, s.brush_radius, s.brush_strength, erase))
     if box is None:
         return
     relayout = Relayout(doc.layout.state(), doc.partition(bias=work)) if len(doc.layout) else None

@@ -41,5 +41,5 @@ def move_rows(doc: "Document", event: PointerEvent, rows: np.ndarray) -> Iterato
             doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=False, merge_id=merge_id))
             pushed = True
         yield
-    if pushed:
+    if pushed or event.dragged():  # vispy drops moves < 10 ms apart: a quick flick may only show its release
         doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=True, merge_id=merge_id))

@@ -1,0 +1,80 @@
+"""pytest helpers for the editor (import the fixtures into a test module to use them).
+
+``make_studio`` builds a real, shown main window (under Xvfb in tests), opens an image, waits for
+the job scheduler to go idle, and closes everything afterwards. ``drag`` sends real Qt mouse
+events with the button held, which vispy turns into press/move/release.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
+
+
+@pytest.fixture
+def make_studio(qtbot, tmp_path, monkeypatch):
+    """Factory: ``make_studio(image=None, tokens=64, steps=3, **settings) -> MainWindow``."""
+    import vispy
+
+    vispy.use("pyside6")
+    monkeypatch.setenv("GPSTOKEN_STUDIO_RECOVERY_DIR", str(tmp_path / "recovery"))
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.widgets.main_window import MainWindow
+
+    windows = []
+
+    def factory(image: str | Path | None = GOLDEN / "camera.png", tokens: int = 64, steps: int = 3,
+                autosave_s: float = 3600.0, **settings) -> MainWindow:
+        s = dataclasses.replace(Settings(), tokens_per_tile=tokens, fit_steps=steps, **settings)
+        win = MainWindow(settings=s, autosave_s=autosave_s)
+        win.confirm_close = False
+        win.resize(1200, 760)
+        windows.append(win)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        if image is not None:
+            assert win.open_path(image)
+            wait_idle(win)
+        return win
+
+    yield factory
+    for win in windows:
+        win.close()
+
+
+def wait_idle(win, timeout: float = 60.0) -> None:
+    """Wait until no engine work is requested, queued, running or undelivered."""
+    assert win.pipeline.wait_idle(timeout), "the pipeline did not go idle"
+
+
+def canvas_point(win, point_xy) -> "QPoint":
+    from PySide6.QtCore import QPoint
+
+    x, y = win.canvas.to_canvas(np.asarray(point_xy, dtype=np.float64))
+    return QPoint(int(round(x)), int(round(y)))
+
+
+def drag(qtbot, widget, start, end, steps: int = 8, modifiers=None, wait_ms: int = 12) -> None:
+    """Press at ``start``, move in ``steps`` with the left button held, release at ``end`` (QPoints).
+
+    vispy drops pointer moves that come less than 10 ms apart, so moves are spaced ``wait_ms``.
+    """
+    from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    mods = modifiers if modifiers is not None else Qt.NoModifier
+    qtbot.mousePress(widget, Qt.LeftButton, mods, start)
+    for k in range(1, steps + 1):
+        p = QPoint(start.x() + (end.x() - start.x()) * k // steps, start.y() + (end.y() - start.y()) * k // steps)
+        event = QMouseEvent(QEvent.MouseMove, QPointF(p), QPointF(widget.mapToGlobal(p)), Qt.NoButton,
+                            Qt.LeftButton, mods)
+        QApplication.sendEvent(widget, event)
+        if wait_ms:
+            qtbot.wait(wait_ms)
+    qtbot.mouseRelease(widget, Qt.LeftButton, mods, end)
