@@ -87,7 +87,8 @@ def warm_tokens(request: EngineRequest, channels: int) -> tuple[np.ndarray, np.n
     moved = known & ~same & (g_prev[:, :3] == request.g_init[:, :3]).all(axis=1)
     out[same] = tokens[same]
     out[moved] = tokens[moved]
-    out[moved, 3:5] = np.clip(tokens[moved, 3:5] + request.g_init[moved, 3:5] - g_prev[moved, 3:5], -1, 1)
+    delta = request.g_init[moved, 3:5] - g_prev[moved, 3:5]
+    out[moved, 3:5] = np.where(delta != 0, np.clip(tokens[moved, 3:5] + delta, -1, 1), tokens[moved, 3:5])
     reshaped = known & ~same & ~moved
     out[reshaped, 5:] = tokens[reshaped, 5:]
     fresh = ~known
