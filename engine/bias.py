@@ -31,7 +31,8 @@ def bias_integral(bias: np.ndarray, image_hw: tuple[int, int], canvas_hw: tuple[
     if status == 1:
         raise GPSTokenError("bias map holds NaN or infinite values")
     if status == 2:
-        raise GPSTokenError(f"bias values are too large: |bias| must stay below {_SUM_LIMIT / b.size:.3g} for this image")
+        limit = _SUM_LIMIT / b.size
+        raise GPSTokenError(f"bias values are too large: |bias| must stay below {limit:.3g} for this image")
     return out
 
 
@@ -45,7 +46,7 @@ def box_sums(integral: np.ndarray, boxes: np.ndarray, origin: tuple[int, int]) -
     return s * BIAS_STEP
 
 
-@numba.njit(cache=True, boundscheck=False)
+@numba.njit(cache=True, boundscheck=False, nogil=True)
 def _fixed_point_integral(b: np.ndarray, out: np.ndarray, scale: float, limit: float) -> int:
     """Fill ``out`` with the integral of round(b * scale); 0 = ok, 1 = non-finite value, 2 = |b| > limit."""
     h, w = b.shape

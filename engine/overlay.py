@@ -12,7 +12,9 @@ ELLIPSE_COLOUR = (0, 230, 255)
 _SHIFT = 4  # cv2 sub-pixel bits for ellipse centres and axes
 
 
-def draw_partition(image: np.ndarray, partition: Partition, rectangles: bool = True, ellipses: bool = True) -> np.ndarray:
+def draw_partition(
+    image: np.ndarray, partition: Partition, rectangles: bool = True, ellipses: bool = True
+) -> np.ndarray:
     """A copy of uint8 RGB ``image [H, W, 3]`` with the regions and g_init 1-sigma ellipses drawn on it.
 
     Regions over the padding of a non-multiple image size are clipped at the image border.

@@ -116,9 +116,9 @@ class Partitioner:
             unit = np.pad(unit, ((0, self.canvas_hw[0] - h), (0, self.canvas_hw[1] - w)), mode="edge")
         rows, cols = self.tile_grid
         self._trees = [
-            _TileTree(np.ascontiguousarray(unit[r * th:(r + 1) * th, c * tw:(c + 1) * tw]), (r * th, c * tw), self.min_size)
-            for r in range(rows)
-            for c in range(cols)
+            _TileTree(np.ascontiguousarray(unit[y:y + th, x:x + tw]), (y, x), self.min_size)
+            for y in range(0, rows * th, th)
+            for x in range(0, cols * tw, tw)
         ]
         self.max_tokens = max_regions(th, tw, self.min_size)
 

@@ -23,7 +23,7 @@ def complexity(luma: np.ndarray, lam: float) -> float:
     return entropy**lam * h * w
 
 
-def split_tile(luma: np.ndarray, n: int, lam: float, min_size: int, bias: np.ndarray) -> list[tuple[int, int, int, int]]:
+def split_tile(luma: np.ndarray, n: int, lam: float, min_size: int, bias: np.ndarray) -> list[tuple[int, ...]]:
     """Regions ``(y0, x0, h, w)`` of one tile in the reference's final list order."""
     h, w = luma.shape
     # candidate: [metric, (y0, x0, h, w)]
@@ -40,8 +40,11 @@ def split_tile(luma: np.ndarray, n: int, lam: float, min_size: int, bias: np.nda
                 break
         _, (y0, x0, ch, cw) = candidates.pop(i)
         big = 1_000_000.0
-        lr = [child(y0, x0, ch, cw // 2), child(y0, x0 + cw // 2, ch, cw - cw // 2)] if cw > min_size and cw >= ch else None
-        tb = [child(y0, x0, ch // 2, cw), child(y0 + ch // 2, x0, ch - ch // 2, cw)] if ch > min_size and ch >= cw else None
+        lr = tb = None
+        if cw > min_size and cw >= ch:
+            lr = [child(y0, x0, ch, cw // 2), child(y0, x0 + cw // 2, ch, cw - cw // 2)]
+        if ch > min_size and ch >= cw:
+            tb = [child(y0, x0, ch // 2, cw), child(y0 + ch // 2, x0, ch - ch // 2, cw)]
         m_lr = min(c[0] for c in lr) if lr else big
         m_tb = min(c[0] for c in tb) if tb else big
         if cw > ch or (cw == ch and m_lr < m_tb):

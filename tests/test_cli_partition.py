@@ -25,7 +25,8 @@ def test_json_file_equals_the_api_result(tmp_path):
 
 
 def test_dash_writes_json_to_stdout_with_all_options(capsys):
-    args = ["partition", str(GOLDEN / "rocket512.png"), "--tokens", "20", "--lam", "2", "--min-size", "4", "--tile", "0"]
+    args = ["partition", str(GOLDEN / "rocket512.png"), "--tokens", "20", "--lam", "2", "--min-size", "4",
+            "--tile", "0"]
     assert main(args + ["--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == partition(load_image(GOLDEN / "rocket512.png"), 20, lam=2.0, min_size=4, tile=0).to_json()

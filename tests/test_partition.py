@@ -75,6 +75,16 @@ def test_region_metrics_handle_magnitudes_above_the_histogram_range():
     assert entropy.region_metrics(crops, 2.5) == [complexity(2.0 * c - 1.0, 2.5) for c in crops]
 
 
+def test_histogram_bins_match_numpy_on_exact_bin_edges():
+    # numpy's edges are exact multiples of 11/512, which the kernel's binning relies on
+    np.testing.assert_array_equal(np.linspace(-5.5, 5.5, 513), (np.arange(513) * 11 - 2816) / 512)
+    # a ramp of slope s has |Sobel| = 8s inside and 4s at the side columns: put both on bin edges
+    x = np.arange(64, dtype=np.float32)
+    ramps = [np.tile(np.float32(j * 11 / 4096) * x, (64, 1)) for j in (2, 14, 100, 254, 256)]
+    ramps += [np.nextafter(r, np.float32(9)) for r in ramps[:2]]
+    assert entropy.region_metrics(ramps, 2.5) == [complexity(2 * r - 1, 2.5) for r in ramps]
+
+
 @pytest.mark.parametrize(
     "name, tokens, bias_kind",
     [
@@ -116,7 +126,8 @@ def test_partitioner_reuses_measured_regions(monkeypatch):
     p = Partitioner(image("coffee.png"))
     p.partition(128)
     calls = []
-    monkeypatch.setattr(sys.modules["gpstoken.partition"], "region_metrics", lambda crops, lam: calls.append(len(crops)))
+    module = sys.modules["gpstoken.partition"]
+    monkeypatch.setattr(module, "region_metrics", lambda crops, lam: calls.append(len(crops)))
     p.partition(100)
     p.partition(128, bias=np.zeros((256, 256)))
     assert calls == []
@@ -190,8 +201,8 @@ def test_bad_bias_maps_raise(bias, message):
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((32, 32), np.uint8), np.zeros((32, 32, 4), np.uint8), np.zeros((32, 32, 3)), np.zeros((0, 5, 3), np.uint8),
-     [[[0, 0, 0]]]],
+    [np.zeros((32, 32), np.uint8), np.zeros((32, 32, 4), np.uint8), np.zeros((32, 32, 3)),
+     np.zeros((0, 5, 3), np.uint8), [[[0, 0, 0]]]],
 )
 def test_bad_images_raise(bad):
     with pytest.raises(GPSTokenError):

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=2.5, help="entropy exponent lambda (default 2.5)")
     p.add_argument("--min-size", type=int, default=8, help="regions stop splitting at this side (default 8)")
     p.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = the whole image (default 256)")
-    p.add_argument("--bias", metavar="MAP", help="bias map, image size: .npy as-is, or an image (grey scaled by --bias-scale)")
+    p.add_argument("--bias", metavar="MAP",
+                   help="bias map of the image's size: .npy as-is, or an image (grey scaled by --bias-scale)")
     p.add_argument("--bias-scale", type=float, default=DEFAULT_SCALE,
                    help=f"bias per pixel for white in a bias image (default {DEFAULT_SCALE:g})")
     p.add_argument("--json", required=True, metavar="OUT", help="output JSON file, or - for stdout")
