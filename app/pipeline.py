@@ -139,7 +139,7 @@ class Pipeline(QObject):
         mask = doc.bias.mask()
         return EngineRequest(
             revision=doc.revision, image=np.array(doc.image), plane=doc.plane, rows=rows,
-            g_init=state.geometry, regions=state.regions, locks=state.locks, previous=self._last_full,
+            g_init=state.geometry, regions=state.regions, tiles=state.tiles, locks=state.locks, previous=self._last_full,
             mask=mask if mask.any() else None, steps=doc.settings.fit_steps,
         )
 

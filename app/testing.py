@@ -17,7 +17,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 
 @pytest.fixture
 def make_studio(qtbot, tmp_path, monkeypatch):
-    """Factory: ``make_studio(image=None, tokens=64, steps=3, **settings) -> MainWindow``."""
+    """Factory: ``make_studio(image, tokens=64, steps=3, autosave_s, model, config, **settings) -> MainWindow``."""
     import vispy
 
     vispy.use("pyside6")
@@ -28,9 +28,10 @@ def make_studio(qtbot, tmp_path, monkeypatch):
     windows = []
 
     def factory(image: str | Path | None = GOLDEN / "camera.png", tokens: int = 64, steps: int = 3,
-                autosave_s: float = 3600.0, **settings) -> MainWindow:
+                autosave_s: float = 3600.0, model: str | Path | None = None, config: str | Path | None = None,
+                **settings) -> MainWindow:
         s = dataclasses.replace(Settings(), tokens_per_tile=tokens, fit_steps=steps, **settings)
-        win = MainWindow(settings=s, autosave_s=autosave_s)
+        win = MainWindow(settings=s, autosave_s=autosave_s, model=model, config=config)
         win.confirm_close = False
         win.resize(1200, 760)
         windows.append(win)

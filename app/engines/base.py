@@ -31,6 +31,7 @@ class EngineRequest:
     rows: np.ndarray  # int64 [K] live layout rows
     g_init: np.ndarray  # float32 [K, 5] their geometry, merged over the plane
     regions: np.ndarray  # int32 [K, 4] plane pixels
+    tiles: np.ndarray  # int32 [K] row-major tile of each row
     locks: np.ndarray  # uint8 [K]
     previous: Result | None  # the last full result, for warm starts and frozen features
     mask: np.ndarray | None  # bool [H, W] painted region (masked metrics), None if nothing painted

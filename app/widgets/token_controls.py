@@ -68,7 +68,8 @@ class TokenControls(QWidget):
         if doc is not None:
             th, tw = doc.plane.tile_hw
             self._max = max_regions(th, tw, doc.settings.min_size)
-            self.spin.setRange(1, self._max)
+            with QSignalBlocker(self.spin):
+                self.spin.setRange(1, self._max)
             doc.events.settings.connect(self.refresh)
             self.refresh()
 
