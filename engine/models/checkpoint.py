@@ -1,0 +1,113 @@
+"""Tokenizer checkpoints: official safetensors files (with their YAML) and ours (config in metadata).
+
+Weights are stored under the reference's key names in both cases, so either kind loads into the
+other's code. Official files may carry an ``ema_model.`` prefix (the EMA wrapper; ``online_model.*``,
+``initted`` and ``step`` are then ignored) or a ``module.`` prefix (DistributedDataParallel).
+Loading is strict: the first missing, unexpected or wrongly shaped key is one CheckpointError line.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from ..io.atomic import atomic_path
+from .config import TokenizerConfig, resolve_config
+from .tokenizer import GPSTokenizer
+
+CONFIG_KEY = "gpstoken.config"
+FORMAT_KEY = "gpstoken.format"
+FORMAT = "tokenizer-v1"
+_EMA_PREFIX = "ema_model."
+_EMA_EXTRAS = ("online_model.", "initted", "step")
+_DDP_PREFIX = "module."
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors and the metadata of a safetensors file; unreadable files are one CheckpointError line."""
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"no such checkpoint file: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{p.name}: not a readable safetensors file ({detail})") from None
+    return tensors, metadata
+
+
+def official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip an ``ema_model.`` (dropping the EMA wrapper's other entries) or ``module.`` prefix."""
+    if any(k.startswith(_EMA_PREFIX) for k in state):
+        return {k[len(_EMA_PREFIX):]: v for k, v in state.items() if k.startswith(_EMA_PREFIX)}
+    if state and all(k.startswith(_DDP_PREFIX) for k in state):
+        return {k[len(_DDP_PREFIX):]: v for k, v in state.items()}
+    return dict(state)
+
+
+def load_weights(model: GPSTokenizer, state: dict[str, torch.Tensor]) -> None:
+    """Load official-key weights strictly (the tensors become the parameters, so ``model`` may live
+    on the meta device); the first bad key raises one CheckpointError line."""
+    state = official_keys(state)
+    expected = model.official_state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            raise CheckpointError(f"checkpoint does not fit the model: missing key {key!r} {_shape(value)}")
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise CheckpointError(
+                f"checkpoint does not fit the model: {key!r} has shape {_shape(state[key])}, "
+                f"the model needs {_shape(value)}"
+            )
+    for key in state:
+        if key not in expected:
+            raise CheckpointError(f"checkpoint does not fit the model: unexpected key {key!r} {_shape(state[key])}")
+    model.load_official_state_dict({k: v.float() for k, v in state.items()}, assign=True)
+
+
+def load_tokenizer(path: str | os.PathLike, config: TokenizerConfig | dict | str | os.PathLike | None = None,
+                   device: str | torch.device | None = None) -> GPSTokenizer:
+    """A tokenizer from a checkpoint, in eval mode.
+
+    ``config``: None (read it from the file's metadata: our checkpoints), a TokenizerConfig, a dict,
+    a preset name (``s64``, ``m128``, ``l256``, ``tiny``) or an official YAML path.
+    """
+    tensors, metadata = read_safetensors(path)
+    if config is None:
+        if CONFIG_KEY not in metadata:
+            raise CheckpointError(
+                f"{Path(path).name} holds no model config (an official file?): pass its YAML or a preset name"
+            )
+        try:
+            cfg = TokenizerConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{Path(path).name}: the config in its metadata is not valid JSON") from None
+    else:
+        cfg = resolve_config(config)
+    with torch.device("meta"):  # no random initialisation: every weight comes from the file
+        model = GPSTokenizer(cfg)
+    load_weights(model, tensors)
+    model.eval()
+    return model.to(device) if device is not None else model
+
+
+def save_tokenizer(model: GPSTokenizer, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
+    """Write weights (official key names) and the config to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    metadata = dict(extra_metadata or {})
+    metadata[CONFIG_KEY] = json.dumps(model.config.to_dict())
+    metadata[FORMAT_KEY] = FORMAT
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.official_state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "[" + ",".join(str(s) for s in t.shape) + "]"
