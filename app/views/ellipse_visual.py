@@ -1,9 +1,11 @@
 """All ellipse outlines as ONE mesh of quads: one draw call, four vertices per ellipse.
 
-Each quad carries its ellipse (centre, semi-axes, angle), colour and fill; the fragment shader
-draws an anti-aliased outline of constant screen width analytically. Software GL (llvmpipe) is
-vertex-bound on line geometry (48 segments x 4096 ellipses took ~200 ms); quads keep the vertex
-count at 4 per ellipse and the fragment work at the ellipses' screen area.
+Each quad carries its ellipse (centre, semi-axes, rotation), colour and fill; the fragment shader
+draws an anti-aliased outline of constant screen width analytically (distance from the implicit
+function over its screen-space derivative). Software GL (llvmpipe) is vertex-bound on line
+geometry: 48-segment polylines of 4096 ellipses cost several times more than these quads (see
+benchmarks/bench_overlay.py); an octagonal band per ellipse saved fill for large ellipses but
+cost more vertices than it saved at 1024+.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ _VERTEX = """
 attribute vec2 a_corner;
 attribute vec2 a_center;
 attribute vec2 a_axes;
-attribute float a_angle;
+attribute vec2 a_rot;
 attribute vec4 a_color;
 attribute float a_fill;
 uniform float u_pixel;
@@ -29,9 +31,7 @@ varying float v_fill;
 void main() {
     vec2 axes = max(a_axes, vec2(1e-6));
     vec2 p = a_corner * (axes + vec2(u_pixel * (0.5 * u_width + 1.0)));
-    float c = cos(a_angle);
-    float s = sin(a_angle);
-    vec2 q = vec2(c * p.x - s * p.y, s * p.x + c * p.y) + a_center;
+    vec2 q = vec2(a_rot.x * p.x - a_rot.y * p.y, a_rot.y * p.x + a_rot.x * p.y) + a_center;
     v_local = p;
     v_axes = axes;
     v_color = a_color;
@@ -50,11 +50,10 @@ varying float v_fill;
 
 void main() {
     vec2 n = v_local / v_axes;
-    float r = length(n);
-    vec2 grad = n / (max(r, 1e-6) * v_axes);
-    float dist = abs(r - 1.0) / max(length(grad), 1e-9) / u_pixel;
+    float f = dot(n, n) - 1.0;
+    float dist = abs(f) / max(fwidth(f), 1e-9);
     float edge = clamp(0.5 * u_width + 0.5 - dist, 0.0, 1.0);
-    float inside = r < 1.0 ? v_fill : 0.0;
+    float inside = f < 0.0 ? v_fill : 0.0;
     float alpha = max(edge, inside) * v_color.a;
     if (alpha <= 0.0) discard;
     gl_FragColor = vec4(v_color.rgb, alpha);
@@ -71,7 +70,7 @@ class EllipsesVisual(Visual):
     def __init__(self, width: float = 1.2) -> None:
         Visual.__init__(self, vcode=_VERTEX, fcode=_FRAGMENT)
         self._buffers = {name: VertexBuffer(np.zeros((4, k), np.float32)) for name, k in
-                         (("a_corner", 2), ("a_center", 2), ("a_axes", 2), ("a_angle", 1), ("a_color", 4), ("a_fill", 1))}
+                         (("a_corner", 2), ("a_center", 2), ("a_axes", 2), ("a_rot", 2), ("a_color", 4), ("a_fill", 1))}
         for name, buf in self._buffers.items():
             self.shared_program[name] = buf
         self.shared_program["u_width"] = float(width)
@@ -99,7 +98,7 @@ class EllipsesVisual(Visual):
             quad = lambda a: np.ascontiguousarray(np.repeat(a, 4, axis=0), dtype=np.float32)  # noqa: E731
             self._buffers["a_center"].set_data(quad(e[:, 0:2]))
             self._buffers["a_axes"].set_data(quad(e[:, 2:4]))
-            self._buffers["a_angle"].set_data(quad(e[:, 4:5]))
+            self._buffers["a_rot"].set_data(quad(np.stack([np.cos(e[:, 4]), np.sin(e[:, 4])], axis=1)))
             self._buffers["a_color"].set_data(quad(np.broadcast_to(np.asarray(colors, np.float32), (n, 4))))
             self._buffers["a_fill"].set_data(quad(np.broadcast_to(np.asarray(fill, np.float32), (n,))[:, None]))
         self.update()
