@@ -20,6 +20,11 @@ _EXPORTS = {
     "load_image": "gpstoken.io.images",
     "GPSTokenError": "gpstoken.errors",
     "set_threads": "gpstoken.settings",
+    "GPSTokenizer": "gpstoken.models",
+    "TokenizerConfig": "gpstoken.models",
+    "load_tokenizer": "gpstoken.models",
+    "save_tokenizer": "gpstoken.models",
+    "reconstruct": "gpstoken.models",
     "evaluate": "gpstoken.metrics",
 }
 

@@ -55,8 +55,8 @@ class TokenizerConfig:
         widths = [self.preprocess_channels] + [self.decoder_ch * m for m in self.decoder_ch_mult]
         if any(w % 32 for w in widths):
             raise CheckpointError(f"config: channel widths {widths} must be multiples of 32 (GroupNorm 32)")
-        if len(self.gps_rs) != 2 or min(self.gps_rs) < 2:
-            raise CheckpointError(f"config: gps_rs must be two sizes >= 2, got {list(self.gps_rs)}")
+        if len(self.gps_rs) != 2 or self.gps_rs[0] != self.gps_rs[1] or self.gps_rs[0] < 2:
+            raise CheckpointError(f"config: gps_rs must be a square grid of at least 2x2, got {list(self.gps_rs)}")
         if self.gps_dmax <= 0:
             raise CheckpointError(f"config: gps_dmax must be > 0, got {self.gps_dmax}")
 

@@ -50,8 +50,9 @@ class TiledGroupNorm(nn.GroupNorm):
             gain = 1.0 / ((_std_from_rstd(rstd, self.eps) + self.eps) * rstd)
             scale = (gain[:, :, None] * self.weight.reshape(g, c // g)).reshape(b, c, 1, 1)
             return torch.addcmul(self.bias.reshape(1, c, 1, 1), x_hat, scale.to(x_hat.dtype))
-        mean, std = _tile_statistics(x, (rows, cols), g, self.eps)
-        mean, inv = _resize_bicubic(mean, (h, w)), 1.0 / (_resize_bicubic(std, (h, w)) + self.eps)
+        with torch.autocast(device_type=x.device.type, enabled=False):  # statistics stay in float32
+            mean, std = (s.float() for s in _tile_statistics(x, (rows, cols), g, self.eps))
+            mean, inv = _resize_bicubic(mean, (h, w)), 1.0 / (_resize_bicubic(std, (h, w)) + self.eps)
         # Work on the (b, h, w, g, c/g) view: a free view of channels-last maps.
         z = x.permute(0, 2, 3, 1).reshape(b, h, w, g, c // g)
         z = (z - mean.permute(0, 2, 3, 1)[..., None]) * inv.permute(0, 2, 3, 1)[..., None]

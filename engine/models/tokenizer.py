@@ -58,8 +58,9 @@ class GPSTokenizer(nn.Module):
         from ..render import render_tiles
 
         _check_tokens(tokens, self.config)
-        return render_tiles(tokens.float(), tile_grid, grid_per_tile=self.config.gps_rs[0],
-                            support=self.config.gps_dmax)
+        with torch.autocast(device_type=tokens.device.type, enabled=False):  # splat in float32
+            return render_tiles(tokens.float(), tile_grid, grid_per_tile=self.config.gps_rs[0],
+                                support=self.config.gps_dmax)
 
     def decode_features(self, features: torch.Tensor, tile_grid: tuple[int, int] = (1, 1)) -> torch.Tensor:
         """Feature map ``[B, gps_c, h, w]`` -> image ``[B, 3, h*u, w*u]`` (u = upsampling factor), with
