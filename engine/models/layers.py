@@ -42,17 +42,18 @@ class TiledGroupNorm(nn.GroupNorm):
         rows, cols = tile_grid
         b, c, h, w = x.shape
         g = self.num_groups
-        if (rows, cols) == (1, 1):
-            # The fused kernel gives x_hat = (x - mean) / sqrt(var + eps); one per-group gain turns it
-            # into (x - mean) / (std + eps). x_hat carries the exact gradient; the gain, 1 - O(eps/std),
-            # is treated as a constant there.
+        if (rows, cols) == (1, 1) and not _tracks_grad(x):
+            # The fused kernel gives x_hat = (x - mean) / sqrt(var + eps); one per-group gain turns
+            # it into (x - mean) / (std + eps).
             x_hat, _, rstd = torch.native_group_norm(_dense(x), None, None, b, c, h * w, g, self.eps)
             gain = 1.0 / ((_std_from_rstd(rstd, self.eps) + self.eps) * rstd)
             scale = (gain[:, :, None] * self.weight.reshape(g, c // g)).reshape(b, c, 1, 1)
             return torch.addcmul(self.bias.reshape(1, c, 1, 1), x_hat, scale.to(x_hat.dtype))
         with torch.autocast(device_type=x.device.type, enabled=False):  # statistics stay in float32
-            mean, std = (s.float() for s in _tile_statistics(x, (rows, cols), g, self.eps))
-            mean, inv = _resize_bicubic(mean, (h, w)), 1.0 / (_resize_bicubic(std, (h, w)) + self.eps)
+            mean, std = (_at_least_float32(s) for s in _tile_statistics(x, (rows, cols), g, self.eps))
+            if (rows, cols) != (1, 1):
+                mean, std = _resize_bicubic(mean, (h, w)), _resize_bicubic(std, (h, w))
+            inv = 1.0 / (std + self.eps)
         # Work on the (b, h, w, g, c/g) view: a free view of channels-last maps.
         z = x.permute(0, 2, 3, 1).reshape(b, h, w, g, c // g)
         z = (z - mean.permute(0, 2, 3, 1)[..., None]) * inv.permute(0, 2, 3, 1)[..., None]
@@ -60,13 +61,21 @@ class TiledGroupNorm(nn.GroupNorm):
         return z.reshape(b, h, w, c).permute(0, 3, 1, 2)
 
 
+def _tracks_grad(x: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and x.requires_grad
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def _tile_statistics(x: torch.Tensor, tile_grid: tuple[int, int], groups: int, eps: float):
     """Per-tile group mean and biased std, each arranged as a ``[B, groups, rows, cols]`` map."""
     tiles = to_tiles(x, tile_grid).contiguous(memory_format=torch.channels_last)
     n, c, th, tw = tiles.shape
-    if torch.is_grad_enabled() and tiles.requires_grad:
+    if _tracks_grad(tiles):  # differentiable statistics (the fused kernel's have no gradient)
         var, mean = torch.var_mean(tiles.reshape(n, groups, -1), dim=2, unbiased=False)
-        std = var.sqrt()
+        std = var.clamp_min(1e-20).sqrt()
     else:
         _, mean, rstd = torch.native_group_norm(tiles, None, None, n, c, th * tw, groups, eps)
         std = _std_from_rstd(rstd, eps)
