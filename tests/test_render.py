@@ -153,6 +153,12 @@ def test_numpy_tokens_are_accepted():
     torch.testing.assert_close(render(tokens.numpy(), (12, 12)), render(tokens, (12, 12)))
 
 
+def test_geometry_only_tokens_give_an_empty_channel_axis():
+    tokens = random_tokens(2, 5, 0, seed=11, dtype=torch.float32)
+    for backend in BACKENDS:
+        assert render(tokens, (8, 9), backend=backend).shape == (2, 0, 8, 9)
+
+
 def test_tokens_off_the_map_render_nothing():
     token = torch.tensor([[0.05, 0.05, 0.3, 1.5, -1.6, 1.0, 1.0]])
     for backend in BACKENDS:

@@ -19,7 +19,7 @@ from .grid import grid_axis
 
 # reassoc lets LLVM vectorise the colour dot products; NaN/inf semantics are kept (no nnan/ninf)
 _FLAGS = {"reassoc", "contract"}
-# Inside a box |u|, |w| <= support and du <= 2*support, so every exponent of the row recurrence is
+# Inside a box |u|, |w| <= support and du, dw <= 2*support, so every exponent of the recurrence is
 # at most 12*s*support^2 in size; s*support^2 < 50 keeps it below 600 (no float64 under/overflow).
 _RECURRENCE_LIMIT = 50.0
 
@@ -43,29 +43,41 @@ def _axis_range(axis, mu, bound):
 
 
 @numba.njit(cache=True, nogil=True)
-def _token_setup(t, step, support):
-    """Per-token constants: 1/sx, 1/sy, rho, s = 1/(2(1-rho^2)), the column step du in sigma units,
-    and whether v may be stepped along a row by the Gaussian recurrence (its factors stay in float64 range)."""
+def _token_start(t, xs, ys, c0, r0, support):
+    """Offsets (u0, w0) of the box's first pixel in sigma units, the pixel steps (du, dw), rho,
+    s = 1/(2(1-rho^2)), and whether v may follow the Gaussian recurrence (factors in float64 range)."""
     ix = 1.0 / np.float64(t[0])
     iy = 1.0 / np.float64(t[1])
     rho = np.float64(t[2])
     s = 0.5 / (1.0 - rho * rho)
-    return ix, iy, rho, s, step * ix, s * support * support < _RECURRENCE_LIMIT
+    u0 = (xs[c0] - t[3]) * ix
+    w0 = (ys[r0] - t[4]) * iy
+    du = 2.0 / (xs.shape[0] - 1) * ix
+    dw = 2.0 / (ys.shape[0] - 1) * iy
+    return u0, w0, du, dw, rho, s, s * support * support < _RECURRENCE_LIMIT
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_start(u0, w, du, rho, s):
-    """v at the first pixel of a row, and the ratio v[c+1]/v[c] there (it changes by exp(-2 s du^2) per step)."""
-    v = math.exp(-s * (u0 * u0 - 2.0 * rho * u0 * w + w * w))
-    g = math.exp(-s * du * (2.0 * u0 + du - 2.0 * rho * w))
-    return v, g
+def _exponent(u, w, rho, s):
+    return -s * (u * u - 2.0 * rho * u * w + w * w)
+
+
+@numba.njit(cache=True, nogil=True)
+def _recurrence(u0, w0, du, dw, rho, s):
+    """v = exp(-s q) is quadratic in the exponent, so along the box it follows products of ratios:
+    v at the first pixel, its column ratio there and its row ratio down the first column, and the
+    constant factors by which the column ratio changes per column (hx) and per row (kxy), and the
+    row ratio per row (hy). Five exps per token instead of one per pixel."""
+    v00 = math.exp(_exponent(u0, w0, rho, s))
+    gx = math.exp(-s * du * (2.0 * u0 + du - 2.0 * rho * w0))
+    gy = math.exp(-s * dw * (2.0 * w0 + dw - 2.0 * rho * u0))
+    return v00, gx, gy, math.exp(-2.0 * s * du * du), math.exp(-2.0 * s * dw * dw), math.exp(2.0 * s * rho * du * dw)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
 def _forward(tokens, xs, ys, support, out):
     nb, nt, d = tokens.shape
     nc = d - 5
-    step = 2.0 / (xs.shape[0] - 1)
     for b in range(nb):
         for i in range(nt):
             t = tokens[b, i]
@@ -73,29 +85,30 @@ def _forward(tokens, xs, ys, support, out):
             r0, r1 = _axis_range(ys, t[4], support * t[1])
             if c0 > c1 or r0 > r1:
                 continue
-            ix, iy, rho, s, du, stepped = _token_setup(t, step, support)
-            h = math.exp(-2.0 * s * du * du)
-            u0 = (xs[c0] - t[3]) * ix
+            u0, w, du, dw, rho, s, stepped = _token_start(t, xs, ys, c0, r0, support)
+            v_row, g_row, gy, hx, hy, kxy = _recurrence(u0, w, du, dw, rho, s)
             for r in range(r0, r1 + 1):
-                w = (ys[r] - t[4]) * iy
-                v, g = _row_start(u0, w, du, rho, s)
                 o = out[b, r]
+                v, g, u = v_row, g_row, u0
                 for c in range(c0, c1 + 1):
                     if not stepped:
-                        u = (xs[c] - t[3]) * ix
-                        v = math.exp(-s * (u * u - 2.0 * rho * u * w + w * w))
+                        v = math.exp(_exponent(u, w, rho, s))
                     v32 = np.float32(v)
                     for k in range(nc):
                         o[c, k] += v32 * t[5 + k]
                     v *= g
-                    g *= h
+                    g *= hx
+                    u += du
+                v_row *= gy
+                gy *= hy
+                g_row *= kxy
+                w += dw
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
 def _backward(tokens, xs, ys, support, grad, gtok):
     nb, nt, d = tokens.shape
     nc = d - 5
-    step = 2.0 / (xs.shape[0] - 1)
     for b in range(nb):
         for i in range(nt):
             t = tokens[b, i]
@@ -104,19 +117,16 @@ def _backward(tokens, xs, ys, support, grad, gtok):
             r0, r1 = _axis_range(ys, t[4], support * t[1])
             if c0 > c1 or r0 > r1:
                 continue
-            ix, iy, rho, s, du, stepped = _token_setup(t, step, support)
-            h = math.exp(-2.0 * s * du * du)
-            u0 = (xs[c0] - t[3]) * ix
+            u0, w, du, dw, rho, s, stepped = _token_start(t, xs, ys, c0, r0, support)
+            v_row, g_row, gy, hx, hy, kxy = _recurrence(u0, w, du, dw, rho, s)
             # sums of g*v times u, w, u^2, u*w, w^2 (u, w: offsets in sigma units; g = dL/dv)
             a_u = a_w = a_uu = a_uw = a_ww = 0.0
             for r in range(r0, r1 + 1):
-                w = (ys[r] - t[4]) * iy
-                v, g = _row_start(u0, w, du, rho, s)
                 gr = grad[b, r]
+                v, g, u = v_row, g_row, u0
                 for c in range(c0, c1 + 1):
-                    u = (xs[c] - t[3]) * ix
                     if not stepped:
-                        v = math.exp(-s * (u * u - 2.0 * rho * u * w + w * w))
+                        v = math.exp(_exponent(u, w, rho, s))
                     dot = np.float32(0.0)
                     for k in range(nc):
                         dot += gr[c, k] * t[5 + k]
@@ -130,8 +140,15 @@ def _backward(tokens, xs, ys, support, grad, gtok):
                     a_uw += gv * u * w
                     a_ww += gv * w * w
                     v *= g
-                    g *= h
+                    g *= hx
+                    u += du
+                v_row *= gy
+                gy *= hy
+                g_row *= kxy
+                w += dw
             # v = exp(-s q), q = u^2 - 2 rho u w + w^2, u = dx/sx, w = dy/sy, s = 1/(2(1-rho^2))
+            ix = 1.0 / np.float64(t[0])
+            iy = 1.0 / np.float64(t[1])
             a_q = a_uu - 2.0 * rho * a_uw + a_ww
             gt[0] = 2.0 * s * ix * (a_uu - rho * a_uw)
             gt[1] = 2.0 * s * iy * (a_ww - rho * a_uw)

@@ -15,8 +15,8 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def grid_axis(length: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
     """Corner-aligned pixel centres ``2p/(length-1) - 1`` of one axis, correctly rounded to ``dtype``."""
-    p = torch.arange(length, dtype=torch.float64, device=device)
-    return (p * 2 / (length - 1) - 1).to(dtype)
+    p = torch.arange(length, dtype=torch.float64)  # on the CPU: some devices (MPS) have no float64
+    return (p * 2 / (length - 1) - 1).to(device=device, dtype=dtype)
 
 
 def support_bounds(sigma: torch.Tensor, support: float) -> torch.Tensor:
@@ -33,8 +33,9 @@ def axis_ranges(axis: torch.Tensor, mu: torch.Tensor, bound: torch.Tensor) -> tu
     """
     n = axis.shape[0]
     half = (n - 1) / 2
-    lo_f = torch.nan_to_num((mu.double() - bound.double() + 1) * half, nan=-1.0, posinf=n, neginf=-1.0)
-    hi_f = torch.nan_to_num((mu.double() + bound.double() + 1) * half, nan=n, posinf=n, neginf=-1.0)
+    # a first guess in the tokens' own dtype (within a pixel or so), made exact below
+    lo_f = torch.nan_to_num((mu - bound + 1) * half, nan=-1.0, posinf=n, neginf=-1.0)
+    hi_f = torch.nan_to_num((mu + bound + 1) * half, nan=n, posinf=n, neginf=-1.0)
     lo = (lo_f.clamp(-1, n).floor().long() - 1).clamp(min=0)
     hi = (hi_f.clamp(-1, n).ceil().long() + 1).clamp(max=n - 1)
     # the guess is at most two pixels too wide on each side; tighten it with the exact test

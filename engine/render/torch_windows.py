@@ -64,7 +64,7 @@ def _window_colours(t: torch.Tensor, xw: torch.Tensor, yw: torch.Tensor, ok: tor
     q = q - (2 * rho / (sx * sy))[:, :, None] * dy[:, :, None] * dx[:, None, :]
     v = torch.exp(-q / (2 * (1 - rho * rho))[:, :, None])
     v = torch.where(ok, v, torch.zeros((), dtype=v.dtype, device=v.device))
-    return (v[..., None] * t[:, None, None, 5:]).reshape(-1, t.shape[1] - 5)
+    return (v[..., None] * t[:, None, None, 5:]).reshape(v.numel(), t.shape[1] - 5)
 
 
 def _window(lo: torch.Tensor, hi: torch.Tensor, size: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,5 +74,5 @@ def _window(lo: torch.Tensor, hi: torch.Tensor, size: int, length: int) -> tuple
 
 def _ladder_ceil(n: torch.Tensor) -> torch.Tensor:
     """Round box sizes up to the ladder 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (at most 1.5x padding)."""
-    p = torch.exp2(torch.floor(torch.log2(n.clamp(min=1).double()))).long()
+    p = torch.exp2(torch.floor(torch.log2(n.clamp(min=1).float()))).long()
     return torch.where(n <= p, p, torch.where(2 * n <= 3 * p, 3 * p // 2, 2 * p)).clamp(min=1)
