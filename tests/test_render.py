@@ -206,3 +206,13 @@ def test_render_tiles_rejects_a_tile_grid_that_does_not_fit():
         render_tiles(torch.zeros(3, 4, 6), (2, 2))
     with pytest.raises(GPSTokenError):
         render_tiles(torch.zeros(4, 6), (1, 1))
+
+
+def test_numba_backward_accepts_an_expanded_upstream_gradient():
+    tokens = random_tokens(2, 9, 3, seed=12, dtype=torch.float32)
+    grads = []
+    for backend in ("numba", "dense"):
+        t = tokens.clone().requires_grad_(True)
+        render(t, (11, 12), backend=backend).sum().backward()  # the upstream gradient has zero strides
+        grads.append(t.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-4)

@@ -17,7 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from .grid import grid_axis
 
-# reassoc lets LLVM vectorise the colour dot products; NaN/inf semantics are kept (no nnan/ninf)
+# let LLVM reorder the colour sums and fuse multiply-adds; NaN/inf semantics are kept (no nnan/ninf)
 _FLAGS = {"reassoc", "contract"}
 # Inside a box |u|, |w| <= support and du, dw <= 2*support, so every exponent of the recurrence is
 # at most 12*s*support^2 in size; s*support^2 < 50 keeps it below 600 (no float64 under/overflow).
