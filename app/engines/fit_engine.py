@@ -50,7 +50,8 @@ class FitEngine:
             progress(done / steps if steps else 1.0, f"fit {done}/{steps} steps, {fitted.psnr:.2f} dB")
             if done >= steps or fitted.stopped != "done" or cancel():
                 break
-            partial(self._result(request, "full", start, fitted.recon, {}, time.perf_counter() - t0, fitted))
+            partial(_with(self._result(request, "full", start, fitted.recon, {}, time.perf_counter() - t0, fitted),
+                          partial=True))
         tokens = self._restore_locked_features(request, fitted.tokens, initial)
         recon = self._render(tokens, request.plane.size) if tokens is not fitted.tokens else fitted.recon
         result = self._result(request, "full", tokens, recon, {}, 0.0, fitted)

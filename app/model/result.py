@@ -23,6 +23,7 @@ class Result:
     features: str = "rgb"  # "rgb" (fitting) or "latent" (a tokenizer)
     metrics: dict = field(default_factory=dict)  # gpstoken.metrics.evaluate keys
     seconds: float = 0.0
+    partial: bool = False  # an intermediate state of a full path still running
     state: object = field(default=None, repr=False, compare=False)  # engine-private warm-start data
 
     def tokens_by_row(self, length: int) -> np.ndarray:
