@@ -16,6 +16,9 @@ _EXPORTS = {
     "calibrate": "gpstoken.calibrate",
     "render": "gpstoken.render",
     "render_tiles": "gpstoken.render",
+    "render_dense": "gpstoken.render",
+    "draw_partition": "gpstoken.overlay",
+    "load_bias_map": "gpstoken.io.bias_map",
     "TokenSet": "gpstoken.io.tokenfile",
     "load_image": "gpstoken.io.images",
     "GPSTokenError": "gpstoken.errors",
@@ -26,6 +29,9 @@ _EXPORTS = {
     "save_tokenizer": "gpstoken.models",
     "reconstruct": "gpstoken.models",
     "evaluate": "gpstoken.metrics",
+    "fit": "gpstoken.fit",
+    "FitOptions": "gpstoken.fit",
+    "FitResult": "gpstoken.fit",
 }
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._callable_module import make_module_callable
 from .errors import GPSTokenError
 from .tokens import GEOMETRY_CHANNELS, MX, MY, g_init_from_regions, normalize_regions
 
@@ -203,3 +204,6 @@ def _split_by_counts(integral: list[list[int]], tokens: int, grid: _SnapGrid) ->
     boxes = np.array(final + [e[3] for e in heap], dtype=np.int64).reshape(-1, 4)
     regions = np.stack([boxes[:, 0], boxes[:, 2], boxes[:, 1] - 1, boxes[:, 3] - 1], axis=1)
     return regions[np.lexsort((regions[:, 0], regions[:, 1]))]
+
+
+make_module_callable(__name__)

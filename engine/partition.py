@@ -18,14 +18,13 @@ splitting loop (and measures the regions it reaches for the first time).
 from __future__ import annotations
 
 import heapq
-import sys
-import types
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from ._callable_module import make_module_callable
 from .bias import bias_integral, box_sums
 from .entropy import region_metrics, unit_luma
 from .errors import GPSTokenError
@@ -297,12 +296,4 @@ def _shape(a: np.ndarray) -> str:
     return "x".join(str(s) for s in a.shape) or "scalar"
 
 
-class _CallableModule(types.ModuleType):
-    """Importing this submodule binds ``gpstoken.partition`` to the module, hiding the function of the
-    same name that the package exports; a callable module keeps ``gpstoken.partition(...)`` working."""
-
-    def __call__(self, *args, **kwargs) -> Partition:
-        return partition(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__)

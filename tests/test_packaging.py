@@ -28,3 +28,16 @@ def test_engine_imports_without_qt():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_main_functions_stay_callable_after_their_modules_are_imported():
+    import importlib
+
+    import gpstoken
+
+    for name in ("partition", "calibrate", "render"):
+        before = getattr(gpstoken, name)
+        importlib.import_module(f"gpstoken.{name}")
+        after = getattr(gpstoken, name)
+        assert callable(before) and callable(after)
+        assert getattr(importlib.import_module(f"gpstoken.{name}"), name).__name__ == name

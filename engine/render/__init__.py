@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .._callable_module import make_module_callable
 from ..errors import GPSTokenError
 from ..tokens import merge_tiles
 from .dense import splat_dense
@@ -135,3 +136,6 @@ def _splatter(backend: str):
 
         return splat_windows
     return splat_dense
+
+
+make_module_callable(__name__)
