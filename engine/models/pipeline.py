@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 
 from ..errors import GPSTokenError
 from .tokenizer import GPSTokenizer
+
+if TYPE_CHECKING:
+    from ..partition import Partition
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -23,7 +26,7 @@ class Reconstruction:
     """The partition used, the tokens ``[T,N,5+C]`` (float32) and the raw reconstruction
     ``[3,H,W]`` (float32, unclamped, cropped to the image) with the decode mode that made it."""
 
-    partition: object
+    partition: Partition
     tokens: np.ndarray
     recon: np.ndarray
     mode: str
@@ -58,7 +61,7 @@ def to_uint8(recon: np.ndarray) -> np.ndarray:
 
 
 def partition_image(model: GPSTokenizer, image: np.ndarray, tokens_per_tile: int | None = None,
-                    bias: np.ndarray | None = None, lam: float | None = None, min_size: int = 8):
+                    bias: np.ndarray | None = None, lam: float | None = None, min_size: int = 8) -> Partition:
     """The entropy partition of ``image`` in the model's tiles (default: the model's token count and lambda)."""
     from ..partition import partition
 
@@ -67,8 +70,9 @@ def partition_image(model: GPSTokenizer, image: np.ndarray, tokens_per_tile: int
                      min_size=min_size, tile=cfg.tile_size, bias=bias)
 
 
-def encode_image(model: GPSTokenizer, image: np.ndarray, layout=None, tokens_per_tile: int | None = None,
-                 precision: str = "auto", tiles_per_batch: int = 4) -> tuple[object, np.ndarray]:
+def encode_image(model: GPSTokenizer, image: np.ndarray, layout: Partition | None = None,
+                 tokens_per_tile: int | None = None, precision: str = "auto",
+                 tiles_per_batch: int = 4) -> tuple[Partition, np.ndarray]:
     """Encode every tile of ``image``; returns ``(partition, tokens [T,N,5+C])``.
 
     ``layout``: a Partition to use (from :func:`partition_image`, a token file or the editor);
@@ -106,7 +110,8 @@ def decode_tokens(model: GPSTokenizer, tokens: np.ndarray | torch.Tensor, tile_g
     return np.ascontiguousarray(recon)
 
 
-def reconstruct(model: GPSTokenizer, image: np.ndarray, tokens_per_tile: int | None = None, layout=None,
+def reconstruct(model: GPSTokenizer, image: np.ndarray, tokens_per_tile: int | None = None,
+                layout: Partition | None = None,
                 mode: str | None = None, precision: str = "auto") -> Reconstruction:
     """Partition, encode each tile, decode (``mode``: None = the reference's rule for this model)."""
     layout, tokens = encode_image(model, image, layout, tokens_per_tile, precision)
