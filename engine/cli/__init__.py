@@ -12,6 +12,7 @@ from ..errors import Cancelled, GPSTokenError
 COMMANDS = {
     "partition": "partition_cmd",
     "render": "render_cmd",
+    "fit": "fit_cmd",
 }
 
 
