@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import threading
-import types
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
 import numpy as np
 import torch
 
+from ._callable_module import make_module_callable
 from .errors import GPSTokenError
 from .fit_init import InitSpec, Layout, make_layout
 from .io.images import image_to_tensor, tensor_to_image
@@ -444,12 +443,5 @@ def _check_weight(weight: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
     return w
 
 
-class _CallableModule(types.ModuleType):
-    """Importing this submodule binds ``gpstoken.fit`` to the module, hiding the exported function of the
-    same name; a callable module keeps ``gpstoken.fit(...)`` working."""
 
-    def __call__(self, *args, **kwargs) -> FitResult:
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__)
