@@ -443,5 +443,4 @@ def _check_weight(weight: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
     return w
 
 
-
 make_module_callable(__name__)
