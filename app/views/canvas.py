@@ -28,11 +28,10 @@ class StudioCanvas:
         self.left = grid.add_view(row=1, col=0, border_color=(1, 1, 1, 0.15))
         self.right = grid.add_view(row=1, col=1, border_color=(1, 1, 1, 0.15))
         self.colorbar = scene.widgets.ColorBarWidget(
-            cmap=style.ERROR_CMAP, orientation="right", clim=style.ERROR_SCALE, label="|error|",
-            label_color="white", axis_ratio=0.05)
-        self.colorbar.width_max = 70
-        grid.add_widget(self.colorbar, row=1, col=2)
-        self.colorbar.visible = False
+            cmap=style.ERROR_CMAP, orientation="bottom", clim=style.ERROR_SCALE, label=" ",
+            label_color=(0.85, 0.87, 0.9, 1.0), axis_ratio=0.18, border_width=0)
+        self.colorbar.height_max = 64
+        self._grid = grid
         for view in (self.left, self.right):
             view.camera = scene.PanZoomCamera(aspect=1, flip=(False, True))
             view.camera.interactive = False
@@ -83,8 +82,12 @@ class StudioCanvas:
         return None
 
     def show_colorbar(self, show: bool) -> None:
-        self.colorbar.visible = show
-        self.colorbar.width_max = 70 if show else 0
+        """The |error| scale bar beside the right view (a grid column only while it is shown)."""
+        shown = self.colorbar.parent is not None
+        if show and not shown:
+            self._grid.add_widget(self.colorbar, row=2, col=1)
+        elif shown and not show:
+            self._grid.remove_widget(self.colorbar)
 
     # --- mouse ----------------------------------------------------------------------------------
 

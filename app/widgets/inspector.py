@@ -35,6 +35,7 @@ class InspectorPanel(QWidget):
             spin.setDecimals(decimals)
             spin.setSingleStep(0.5 if unit else 0.05)
             spin.setKeyboardTracking(False)
+            spin.setSpecialValueText("—")  # shown at the minimum: the value when nothing is selected
             spin.setSuffix(f" {unit}" if unit else "")
             spin.valueChanged.connect(self._on_edit)
             form.addRow(name, spin)
@@ -77,6 +78,9 @@ class InspectorPanel(QWidget):
             box.setEnabled(len(sel) > 0)
         if not len(sel):
             self.title.setText("No selection")
+            for spin in self.spins.values():
+                with QSignalBlocker(spin):
+                    spin.setValue(spin.minimum())
             for label in (self.area, self.feature_norm, self.region):
                 label.setText("—")
             return

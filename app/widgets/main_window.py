@@ -82,9 +82,10 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self)
         self.metrics = MetricsPanel(self)
         self.rate_plot = RatePlot(self)
-        self._dock("Inspector", self.inspector)
-        self._dock("Metrics", self.metrics)
-        self._dock("Rate / quality", self.rate_plot)
+        docks = [self._dock("Inspector", self.inspector), self._dock("Metrics", self.metrics),
+                 self._dock("Rate / quality", self.rate_plot)]
+        self.resizeDocks(docks, [330] * 3, Qt.Horizontal)
+        self.resizeDocks(docks, [330, 170, 260], Qt.Vertical)
         self._connect()
         self.set_mode(Mode.SELECT)
         self._sync_controls()
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         tb.engine.currentTextChanged.connect(self.set_engine)
         tb.steps.valueChanged.connect(lambda n: self._with_doc(lambda d: d.update_settings(fit_steps=int(n))))
         tb.brush.valueChanged.connect(lambda v: self._with_doc(lambda d: d.update_settings(brush_radius=float(v))))
+        tb.strength.valueChanged.connect(lambda v: self._with_doc(lambda d: d.update_settings(brush_strength=float(v))))
         tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
         tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction"))
         for key, _, _ in LAYERS:
@@ -204,6 +206,7 @@ class MainWindow(QMainWindow):
             self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
             self.canvas.set_extent(doc.image_size)
             doc.history.changed.connect(self._update_title)
+            doc.events.settings.connect(self._sync_controls)
             doc.history.mark_saved()
         self.rate_plot.clear()
         self.inspector.set_document(doc)
@@ -343,7 +346,6 @@ class MainWindow(QMainWindow):
         doc = self.document
         if doc is not None:
             doc.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
-            self._sync_controls()
 
     def toggle_layer(self, key: str) -> None:
         self.layer_visible[key] = not self.layer_visible[key]
@@ -386,7 +388,7 @@ class MainWindow(QMainWindow):
         self.metrics.show_result(result)
         self.rate_plot.add_result(result)
 
-    def _sync_controls(self) -> None:
+    def _sync_controls(self, *_args) -> None:
         tb = self.toolbar
         names = ["fit"] + (["model"] if self.model_path else [])
         with QSignalBlocker(tb.engine):
@@ -394,7 +396,7 @@ class MainWindow(QMainWindow):
             tb.engine.addItems(names)
             tb.engine.setCurrentText(self.pipeline.engine.name)
         s = self.document.settings if self.document is not None else self.base_settings
-        for w, v in ((tb.steps, s.fit_steps), (tb.brush, s.brush_radius)):
+        for w, v in ((tb.steps, s.fit_steps), (tb.brush, s.brush_radius), (tb.strength, s.brush_strength)):
             with QSignalBlocker(w):
                 w.setValue(v)
 

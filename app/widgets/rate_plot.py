@@ -1,6 +1,7 @@
 """Rate-quality plot (pyqtgraph): PSNR against the number of tokens, one curve per engine."""
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -50,3 +51,11 @@ class RatePlot(QWidget):
             self._curves[result.engine] = curve
         curve.setData(xs, [series[x] for x in xs])
         self._current.setData([n], [float(psnr)])
+        self._fit_range()
+
+    def _fit_range(self) -> None:
+        """Explicit ranges: autorange collapses on a single point in log mode."""
+        xs = [n for series in self.points.values() for n in series]
+        ys = [v for series in self.points.values() for v in series.values()]
+        self.plot.setXRange(np.log10(min(xs) / 1.6), np.log10(max(xs) * 1.6), padding=0)
+        self.plot.setYRange(min(ys) - 1.0, max(ys) + 1.0, padding=0)
