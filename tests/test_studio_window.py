@@ -69,8 +69,19 @@ def test_token_slider_repartitions_live_and_commits_one_step(make_studio, qtbot)
     n = doc.settings.tokens_per_tile
     assert 120 <= n <= 136 and len(doc.layout) == n and len(doc.history) == 1
     assert len(doc.result.rows) == n and doc.result.path == "full"
+    assert sorted(win.rate_plot.points["fit"]) == [64, n]  # the rate-quality plot gained a point
     doc.history.undo()
     assert doc.settings.tokens_per_tile == 64 and len(doc.layout) == 64
+
+
+def test_pan_and_zoom_are_shared_by_both_views(make_studio, qtbot):
+    win = make_studio(tokens=16, steps=0)
+    left, right = win.canvas.left.camera, win.canvas.right.camera
+    win.actions_registry.trigger("zoom_in")
+    assert left.rect.width < 256 and left.rect == right.rect
+    win.set_mode(Mode.PAN)
+    drag(qtbot, win.canvas.native, canvas_point(win, (100, 100)), canvas_point(win, (140, 120)))
+    assert left.rect == right.rect and left.rect.left < 0
 
 
 def test_save_and_open_project_round_trip(make_studio, qtbot, tmp_path):
