@@ -13,6 +13,9 @@ COMMANDS = {
     "partition": "partition_cmd",
     "render": "render_cmd",
     "fit": "fit_cmd",
+    "encode": "encode_cmd",
+    "decode": "decode_cmd",
+    "reconstruct": "reconstruct_cmd",
 }
 
 

@@ -1,0 +1,56 @@
+"""``gpstoken encode``: an image to its tokenizer tokens (a .npz token file)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import GPSTokenError
+from .model_options import SIZE_POLICY, add_model_options, load_model, precision, progress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "encode", help="encode an image into tokens with a tokenizer",
+        description="Partition an image (or take the layout of --init) and encode every tile into "
+                    f"tokens [T,N,5+C]. Sizes: {SIZE_POLICY}.",
+    )
+    p.add_argument("image", help="input image (grey, RGBA and 16-bit images are converted to 8-bit RGB)")
+    add_model_options(p, model_required=True)
+    p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's, or the --init file's)")
+    p.add_argument("--init", metavar="INIT.npz", help="take g_init/regions from this token file instead of partitioning")
+    p.add_argument("--out", required=True, metavar="TOKENS.npz", help="output token file")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.images import load_image
+    from ..io.tokenfile import TokenSet
+    from ..models.pipeline import encode_image, partition_image
+    from ..models.token_files import partition_from_token_set, token_set_from_partition
+
+    if Path(args.out).suffix.lower() != ".npz":
+        raise GPSTokenError(f"--out must be a .npz token file, got {args.out}")
+    if args.tokens is not None and args.tokens < 1:
+        raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
+    model = load_model(args)
+    image = load_image(args.image)
+    layout = None
+    if args.init:
+        init = TokenSet.load(args.init)
+        try:
+            layout = partition_from_token_set(init, image.shape[:2], model.config.tile_size)
+        except GPSTokenError as exc:
+            raise GPSTokenError(f"{Path(args.init).name} does not fit {Path(args.image).name}: {exc}") from None
+        if args.tokens is not None and args.tokens != layout.tokens_per_tile:
+            raise GPSTokenError(f"--tokens {args.tokens} disagrees with {Path(args.init).name} "
+                                f"({layout.tokens_per_tile} tokens per tile)")
+    with progress(2, "step", args.quiet) as bar:
+        if layout is None:
+            bar.set_description("partition")
+            layout = partition_image(model, image, args.tokens)
+        bar.update()
+        bar.set_description(f"encode {layout.tile_grid[0] * layout.tile_grid[1]} tile(s)")
+        layout, tokens = encode_image(model, image, layout, precision=precision(args))
+        bar.update()
+    token_set_from_partition(layout, tokens).save(args.out)
+    return 0
