@@ -32,6 +32,11 @@ _EXPORTS = {
     "fit": "gpstoken.fit",
     "FitOptions": "gpstoken.fit",
     "FitResult": "gpstoken.fit",
+    "generate": "gpstoken.generate",
+    "Generator": "gpstoken.generate",
+    "GeneratorConfig": "gpstoken.generate",
+    "load_generator": "gpstoken.generate",
+    "save_generator": "gpstoken.generate",
 }
 
 

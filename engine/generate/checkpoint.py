@@ -1,0 +1,74 @@
+"""Generator checkpoints: official files (``ema_model.``-prefixed keys, with their YAML) and ours
+(the same keys, the config as JSON in the metadata). Loading is strict; the first missing,
+unexpected or wrongly shaped key is one CheckpointError line."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from ..io.atomic import atomic_path
+from ..models.checkpoint import read_safetensors
+from .config import GeneratorConfig, resolve_config
+from .generator import Generator
+
+CONFIG_KEY = "gpstoken.generator_config"
+FORMAT_KEY = "gpstoken.format"
+FORMAT = "generator-v1"
+EMA_PREFIX = "ema_model."
+
+
+def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str | os.PathLike | None = None,
+                   device: str | torch.device | None = None) -> Generator:
+    """A generator in eval mode. ``config``: None (from the file's metadata), a GeneratorConfig, a dict,
+    a preset name or an official YAML path. Only ``ema_model.*`` keys are used when the file has any."""
+    tensors, metadata = read_safetensors(path)
+    name = Path(path).name
+    if config is None:
+        if CONFIG_KEY not in metadata:
+            raise CheckpointError(f"{name} holds no generator config (an official file?): pass its YAML")
+        try:
+            cfg = GeneratorConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{name}: the generator config in its metadata is not valid JSON") from None
+    else:
+        cfg = resolve_config(config)
+    if any(k.startswith(EMA_PREFIX) for k in tensors):
+        tensors = {k[len(EMA_PREFIX):]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
+    with torch.device("meta"):  # every weight comes from the file
+        model = Generator(cfg)
+    _check_keys(model.state_dict(), tensors, name)
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True, assign=True)
+    model.eval()
+    return model.to(device) if device is not None else model
+
+
+def save_generator(model: Generator, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
+    """Write the weights under ``ema_model.`` keys (as official generator files) and the config, atomically."""
+    from safetensors.torch import save_file
+
+    metadata = dict(extra_metadata or {})
+    metadata[CONFIG_KEY] = json.dumps(model.config.to_dict())
+    metadata[FORMAT_KEY] = FORMAT
+    tensors = {EMA_PREFIX + k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _check_keys(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], name: str) -> None:
+    for key, value in expected.items():
+        if key not in state:
+            raise CheckpointError(f"{name} does not fit the generator: missing key {key!r} {_shape(value)}")
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise CheckpointError(f"{name} does not fit the generator: {key!r} has shape {_shape(state[key])}, "
+                                  f"the model needs {_shape(value)}")
+    for key in state:
+        if key not in expected:
+            raise CheckpointError(f"{name} does not fit the generator: unexpected key {key!r} {_shape(state[key])}")
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "[" + ",".join(str(s) for s in t.shape) + "]"

@@ -1,0 +1,93 @@
+"""Two-stage generation of images: layout (stage 1, or given) -> tokens (stage 2) -> tokenizer decode."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import GPSTokenError
+from ..io.tokenfile import TokenSet
+from ..models.pipeline import decode_tokens, to_uint8
+from ..models.token_files import token_set_from_partition
+from ..models.tokenizer import GPSTokenizer
+from ..partition import Partition
+from .generator import Generator
+from .layout import sample_layouts, tile_partition
+from .samplers import CancelFn
+from .texture import check_labels, sample_tokens
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """One generated image: its class, layout, tokens ``[T,N,5+C]`` and raw decoder output ``[3,H,W]``."""
+
+    label: int
+    layout: Partition
+    tokens: np.ndarray
+    recon: np.ndarray
+
+    def image(self) -> np.ndarray:
+        """HxWx3 uint8, quantised as the reference saves images."""
+        return to_uint8(self.recon)
+
+    def token_set(self) -> TokenSet:
+        """The token file of this image."""
+        return token_set_from_partition(self.layout, self.tokens)
+
+
+def check_compatible(texture_model: Generator, tokenizer: GPSTokenizer) -> None:
+    """One-line error unless the texture model's tokens fit the tokenizer (channels and tile size)."""
+    t, k = texture_model.config, tokenizer.config
+    if t.texture_channels != k.gps_c:
+        raise GPSTokenError(f"the texture generator makes tokens with {t.texture_channels} texture channels; "
+                            f"the tokenizer needs {k.gps_c}")
+    if t.tile != k.tile_size:
+        raise GPSTokenError(f"the texture generator works on {t.tile}-px tiles; the tokenizer on {k.tile_size}-px tiles")
+
+
+def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int] | int = 0, count: int = 1,
+             layouts: list[Partition] | None = None, layout_model: Generator | None = None,
+             method: str = "sde", steps: int = 250, cfg_scale: float = 1.0,
+             guidance_interval: tuple[float, float] = (0.0, 1.0), layout_method: str = "ode",
+             layout_steps: int = 50, seed: int = 0,
+             keep: tuple[np.ndarray, np.ndarray] | None = None,
+             callback: Callable[[int, int, torch.Tensor], None] | None = None,
+             cancel: CancelFn | None = None) -> list[Generated]:
+    """``count`` images of class ``labels`` (one id, or one per image).
+
+    Layouts: ``layouts`` (one Partition per image, or one for all), else sampled by ``layout_model``
+    and calibrated. ``keep=(tokens [T,N,5+C], mask [T,N])`` keeps those tokens of the (single given)
+    layout. ``callback(image_index, step, tokens)`` reports stage-2 progress. Image ``i`` uses seed
+    ``seed + i``, so results do not depend on ``count``.
+    """
+    check_compatible(texture_model, tokenizer)
+    y = check_labels(labels, count, texture_model.config.num_classes).tolist()
+    if layouts is None and layout_model is None:
+        raise GPSTokenError("need a layout (file) or a layout model for stage 1")
+    if layouts is not None and len(layouts) not in (1, count):
+        raise GPSTokenError(f"need one layout per image ({count}) or one for all, got {len(layouts)}")
+    out = []
+    for i, label in enumerate(y):
+        gen = torch.Generator().manual_seed(seed + i)
+        if layouts is None:
+            layout = _stage_one(layout_model, label, layout_method, layout_steps, cfg_scale, guidance_interval, gen)
+        else:
+            layout = layouts[i if len(layouts) > 1 else 0]
+        tiles = layout.tile_grid[0] * layout.tile_grid[1]
+        g = layout.g_init.reshape(tiles, layout.tokens_per_tile, 5)
+        progress = None if callback is None else (lambda step, tok, i=i: callback(i, step, tok))
+        tokens = sample_tokens(texture_model, g, label, method, steps, cfg_scale, guidance_interval,
+                               gen, keep, progress, cancel).cpu().numpy()
+        recon = decode_tokens(tokenizer, tokens, layout.tile_grid, layout.image_size)
+        out.append(Generated(int(label), layout, tokens, recon))
+    return out
+
+
+def _stage_one(layout_model: Generator, label: int, method: str, steps: int, cfg_scale: float,
+               interval: tuple[float, float], generator: torch.Generator) -> Partition:
+    if layout_model.config.num_classes == 1:
+        label, cfg_scale = 0, 1.0  # an unconditional layout model serves every class
+    _, cal = sample_layouts(layout_model, label, 1, method, steps, cfg_scale, interval, generator)
+    return tile_partition(cal.regions[0], cal.g_init[0], layout_model.config.tile)
