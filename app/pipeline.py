@@ -33,6 +33,7 @@ class Pipeline(QObject):
         self.doc: Document | None = None
         self._last_full: Result | None = None  # warm start: the newest full result of this layout
         self._want: str | None = None
+        self._engine_key: tuple | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
@@ -56,6 +57,7 @@ class Pipeline(QObject):
             return
         doc.layout.changed.connect(self._on_layout)
         doc.events.settings.connect(self._on_settings)
+        self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         if len(doc.layout):
             self.request(FULL)
         else:
@@ -67,29 +69,23 @@ class Pipeline(QObject):
         self.request(FULL)
 
     def seed(self, result: Result) -> None:
-        """Use ``result`` (e.g. loaded with a project) as the warm start and show it."""
+        """Warm-start the next run from ``result`` (refined tokens loaded with a project)."""
         self._last_full = result
-        if self.doc is not None:
-            self.doc.set_result(result)
 
     # --- model events -> jobs -------------------------------------------------------------------
 
     def _on_layout(self, change: LayoutChange) -> None:
+        if change.action == "locks":
+            return  # locks shape the next run; they change nothing shown now
         if change.action == "replace":
             self._last_full = None  # different tokens: nothing to warm-start from
-        if change.action == "locks" and not change.final:
-            return
         self.request(FULL if change.final else FAST)
 
     def _on_settings(self, settings, final: bool) -> None:
-        engine_relevant = self._last_settings_key() != getattr(self, "_settings_key", None)
-        self._settings_key = self._last_settings_key()
-        if engine_relevant and final:
+        key = (settings.engine, settings.fit_steps)
+        if final and key != self._engine_key:
             self.request(FULL)
-
-    def _last_settings_key(self):
-        s = self.doc.settings
-        return s.engine, s.fit_steps
+        self._engine_key = key
 
     @property
     def idle(self) -> bool:
@@ -125,13 +121,12 @@ class Pipeline(QObject):
         if not len(request.rows):
             return
         engine = self.engine
-        if want == FAST:
-            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled))
-            self.scheduler.submit(job)
+        if want == FAST:  # an edit in progress makes a running full path stale: cancel it
+            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL}))
         else:
             job = Job(FULL, doc.revision, lambda j: engine.full(request, j.progress, j.cancelled, j.partial),
                       supersedes=frozenset({FAST}))
-            self.scheduler.submit(job)
+        self.scheduler.submit(job)
 
     def _request(self, doc: Document) -> EngineRequest:
         rows = doc.layout.live()

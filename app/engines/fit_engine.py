@@ -1,6 +1,7 @@
 """The fitting engine: per-image optimisation of RGB tokens (``gpstoken.fit``); needs no weights."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -62,8 +63,6 @@ class FitEngine:
 
     def _fit(self, request: EngineRequest, start: np.ndarray | None, *, steps: int, cancel: Cancel,
              warm=None, **options):
-        import dataclasses
-
         from gpstoken.fit import fit
         from gpstoken.fit_init import Layout
 
@@ -115,8 +114,6 @@ class FitEngine:
 
 
 def _with(result: Result, **changes) -> Result:
-    import dataclasses
-
     return dataclasses.replace(result, **changes)
 
 

@@ -3,6 +3,7 @@ full path encode (per tile) + decode. Tokens are kept merged over the plane like
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -76,8 +77,6 @@ class ModelEngine:
         recon = self._decode(request, tokens)
         result = self._result(request, "full", tokens, recon, 0.0)
         metrics = metrics_of(request.image, result.reconstruction, request.mask)
-        import dataclasses
-
         return dataclasses.replace(result, metrics=metrics, seconds=time.perf_counter() - t0)
 
     # --------------------------------------------------------------------------------------------

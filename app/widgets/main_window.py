@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
                 "ginit": GInitEllipsesView(doc, left), "recon": ReconstructionView(doc, right),
             }
             for key, _, _ in LAYERS:
-                self.views[key].node.visible = self.layer_visible[key] and self.views[key].node.visible
+                self.views[key].node.visible = self.layer_visible[key]
             self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
             self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
             self.canvas.set_extent(doc.image_size)
@@ -221,13 +221,12 @@ class MainWindow(QMainWindow):
         self.document_changed.emit(doc)
 
     def _seed_from_project(self, doc: Document, data) -> None:
-        """Show the saved refined tokens at once (rendered on the worker); the fit then refines them."""
+        """The saved refined tokens warm-start the first full path of the reopened document."""
         rows = data.token_rows
         result = Result(revision=doc.revision, path="full", engine=doc.settings.engine, rows=rows,
                         g_init=doc.layout.geometry()[rows], tokens=data.tokens,
                         reconstruction=np.zeros(doc.image_size + (3,), np.float32), features=data.features)
         self.pipeline.seed(result)
-        self.pipeline.request("fast")
 
     def _new_settings(self) -> Settings:
         return dataclasses.replace(self.base_settings, engine=self.pipeline.engine.name)
