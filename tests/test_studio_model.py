@@ -226,8 +226,8 @@ def test_fit_engine_fast_path_moves_a_token_with_frozen_colours(doc):
     def request(revision, previous):
         rows = doc.layout.live()
         s = doc.layout.rows(rows)
-        return EngineRequest(revision, np.array(doc.image), doc.plane, rows, s.geometry, s.regions, s.locks,
-                             previous, None, steps=2)
+        return EngineRequest(revision, np.array(doc.image), doc.plane, rows, s.geometry, s.regions, s.tiles,
+                             s.locks, previous, None, steps=2)
 
     full = engine.full(request(0, None), lambda f, m: None, lambda: False, lambda r: None)
     assert full.tokens.shape == (64, 8) and full.metrics["psnr"] > 10
