@@ -34,7 +34,8 @@ class ActionRegistry:
             raise GPSTokenError(f"action {action.id!r} is registered twice")
         if action.menu not in MENUS:
             raise GPSTokenError(f"action {action.id!r}: unknown menu {action.menu!r}")
-        clash = [a.id for a in self._actions.values() if action.shortcut and a.shortcut.lower() == action.shortcut.lower()]
+        key = action.shortcut.lower()
+        clash = [a.id for a in self._actions.values() if key and a.shortcut.lower() == key]
         if clash:
             raise GPSTokenError(f"shortcut {action.shortcut!r} of {action.id!r} is already used by {clash[0]!r}")
         self._actions[action.id] = action

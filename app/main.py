@@ -1,4 +1,7 @@
-"""``gpstoken-studio [IMAGE] [--model CKPT [--config YAML]] [--screenshot OUT.png] [--tokens N] [--engine fit|model]``."""
+"""The ``gpstoken-studio`` command.
+
+``gpstoken-studio [IMAGE] [--model CKPT [--config YAML]] [--screenshot OUT.png] [--tokens N] [--engine fit|model]``
+"""
 from __future__ import annotations
 
 import argparse

@@ -134,7 +134,8 @@ class Pipeline(QObject):
         mask = doc.bias.mask()
         return EngineRequest(
             revision=doc.revision, image=np.array(doc.image), plane=doc.plane, rows=rows,
-            g_init=state.geometry, regions=state.regions, tiles=state.tiles, locks=state.locks, previous=self._last_full,
+            g_init=state.geometry, regions=state.regions, tiles=state.tiles, locks=state.locks,
+            previous=self._last_full,
             mask=mask if mask.any() else None, steps=doc.settings.fit_steps,
         )
 
@@ -143,7 +144,8 @@ class Pipeline(QObject):
         s = doc.settings
         bias = doc.bias_for_partition()
         self.message.emit("Partitioning...")
-        self.scheduler.submit(Job(LAYOUT, doc.revision, lambda j: (doc, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))))
+        run = lambda j: (doc, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))  # noqa: E731
+        self.scheduler.submit(Job(LAYOUT, doc.revision, run))
 
     # --- results --------------------------------------------------------------------------------
 

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QPoint
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 

@@ -69,7 +69,8 @@ def main() -> int:
     lines = scene.visuals.Line(parent=view.scene, connect="segments", method="gl", antialias=False)
     color = np.array([0.3, 0.85, 1.0, 0.9], np.float32)
     print(f"{CANVAS[0]}x{CANVAS[1]} canvas, {gl.glGetParameter(gl.GL_RENDERER)}, LP_NUM_THREADS="
-          f"{os.environ.get('LP_NUM_THREADS', 'default')}; ms = median of {REPEATS} redraws (new data + draw + glFinish)")
+          f"{os.environ.get('LP_NUM_THREADS', 'default')}; ms = median of {REPEATS} redraws "
+          "(new data + draw + glFinish)")
     print(f"{'ellipses':>9} {'quads wall':>11} {'quads cpu':>10} {'lines wall':>11} {'lines cpu':>10} "
           f"{'lines/quads':>12} {'< 16 ms':>8}")
     for n in COUNTS:

@@ -1,7 +1,6 @@
 """The editor's document tier without Qt: commands, history, tools, project files, engine adapter."""
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,8 @@ def test_model_tiers_import_without_qt():
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import gpstoken_studio.model, gpstoken_studio.model.project, gpstoken_studio.model.export\n"
-        "import gpstoken_studio.tools, gpstoken_studio.engines, gpstoken_studio.engines.fit_engine, gpstoken_studio.actions\n"
+        "import gpstoken_studio.tools, gpstoken_studio.engines, gpstoken_studio.actions\n"
+        "import gpstoken_studio.engines.fit_engine, gpstoken_studio.engines.model_engine\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -102,7 +102,8 @@ class MainWindow(QMainWindow):
 
     def _register_actions(self) -> None:
         r = self.actions_registry
-        r.add("open_image", "Open Image…", "File", lambda: self._ask_open(IMAGE_FILTER + ";;" + PROJECT_FILTER), "Ctrl+O")
+        r.add("open_image", "Open Image…", "File", lambda: self._ask_open(f"{IMAGE_FILTER};;{PROJECT_FILTER}"),
+              "Ctrl+O")
         r.add("open_project", "Open Project…", "File", lambda: self._ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
         r.add("save_project", "Save Project", "File", self.save, "Ctrl+S")
         r.add("save_project_as", "Save Project As…", "File", self.save_as, "Ctrl+Shift+S")
@@ -113,7 +114,8 @@ class MainWindow(QMainWindow):
         r.add("undo", "Undo", "Edit", lambda: self._with_doc(lambda d: d.history.undo()), "Ctrl+Z")
         r.add("redo", "Redo", "Edit", lambda: self._with_doc(lambda d: d.history.redo()), "Ctrl+Shift+Z")
         r.add("delete", "Delete Selected", "Edit", self.delete_selected, "Delete")
-        r.add("select_all", "Select All", "Edit", lambda: self._with_doc(lambda d: d.layout.select(d.layout.live())), "Ctrl+A")
+        r.add("select_all", "Select All", "Edit", lambda: self._with_doc(lambda d: d.layout.select(d.layout.live())),
+              "Ctrl+A")
         r.add("select_none", "Select None", "Edit", lambda: self._with_doc(lambda d: d.layout.select([])), "Escape")
         r.add("lock_geometry", "Lock Geometry", "Edit", lambda: self.lock(LOCK_GEOMETRY, True), "L")
         r.add("lock_features", "Lock Features", "Edit", lambda: self.lock(LOCK_FEATURES, True), "Shift+L")
@@ -357,7 +359,8 @@ class MainWindow(QMainWindow):
 
     def set_right_mode(self, mode: str) -> None:
         self.qactions["studio:show_error"].setChecked(mode == "error")
-        self.canvas.right_title.text = "Error |reconstruction − original| (0 – 0.25)" if mode == "error" else "Reconstruction"
+        error = "Error |reconstruction − original| (0 – 0.25)"
+        self.canvas.right_title.text = error if mode == "error" else "Reconstruction"
         self.canvas.show_colorbar(mode == "error")
         if "recon" in self.views:
             self.views["recon"].set_mode(mode)
@@ -435,7 +438,8 @@ class MainWindow(QMainWindow):
         if pending is None:
             return False
         answer = QMessageBox.question(self, "Recover unsaved work?",
-                                      f"GPSToken Studio found unsaved work from a previous session:\n{pending}\n\nRestore it?")
+                                      "GPSToken Studio found unsaved work from a previous session:\n"
+                                      f"{pending}\n\nRestore it?")
         if answer != QMessageBox.Yes:
             self.autosaver.discard()
             return False

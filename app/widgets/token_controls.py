@@ -45,7 +45,8 @@ class TokenControls(QWidget):
         layout.addWidget(self.lam)
         self.slider.sliderPressed.connect(self._on_press)
         self.slider.sliderReleased.connect(self._on_release)
-        self.slider.valueChanged.connect(lambda v: self._set_count(self.count_of(v), final=not self.slider.isSliderDown()))
+        self.slider.valueChanged.connect(
+            lambda v: self._set_count(self.count_of(v), final=not self.slider.isSliderDown()))
         self.spin.valueChanged.connect(lambda n: self._set_count(n, final=True))
         self.lam.valueChanged.connect(self._set_lambda)
         self.setEnabled(False)
@@ -56,7 +57,8 @@ class TokenControls(QWidget):
         return int(round(MIN_TOKENS * (self._max / MIN_TOKENS) ** (value / SLIDER_STEPS)))
 
     def value_of(self, count: int) -> int:
-        return int(round(SLIDER_STEPS * math.log(max(count, MIN_TOKENS) / MIN_TOKENS) / math.log(self._max / MIN_TOKENS)))
+        span = math.log(self._max / MIN_TOKENS)
+        return int(round(SLIDER_STEPS * math.log(max(count, MIN_TOKENS) / MIN_TOKENS) / span))
 
     # --- binding --------------------------------------------------------------------------------
 
@@ -75,7 +77,8 @@ class TokenControls(QWidget):
 
     def refresh(self, *_args) -> None:
         s = self.doc.settings
-        for w, v in ((self.slider, self.value_of(s.tokens_per_tile)), (self.spin, s.tokens_per_tile), (self.lam, s.lam)):
+        values = ((self.slider, self.value_of(s.tokens_per_tile)), (self.spin, s.tokens_per_tile), (self.lam, s.lam))
+        for w, v in values:
             with QSignalBlocker(w):
                 w.setValue(v)
 
