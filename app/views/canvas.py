@@ -137,5 +137,14 @@ class StudioCanvas:
         rect = self.left.camera.rect
         self.left.camera.zoom(1.0 / factor, (rect.center[0], rect.center[1]))
 
+    def render_view(self, view: scene.ViewBox) -> np.ndarray:
+        """What ``view`` shows now, as uint8 RGB ``[h, w, 3]`` at the framebuffer's resolution."""
+        rgba = self.canvas.render()
+        ratio = rgba.shape[1] / max(self.canvas.size[0], 1)
+        x, y = self.canvas.scene.node_transform(view).imap([0, 0])[:2]
+        w, h = view.size
+        crop = rgba[int(y * ratio):int((y + h) * ratio), int(x * ratio):int((x + w) * ratio), :3]
+        return np.ascontiguousarray(crop)
+
     def close(self) -> None:
         self.canvas.close()

@@ -6,8 +6,6 @@ from vispy.visuals.transforms import STTransform
 
 from gpstoken_studio.model.document import Document
 
-PIXEL_CENTRES = STTransform(translate=(-0.5, -0.5))
-
 
 def pixel_image(parent, data=None, **kwargs) -> scene.visuals.Image:
     """An Image visual whose pixel (col, row) is centred at plane (x, y) = (col, row)."""

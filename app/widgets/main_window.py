@@ -16,7 +16,6 @@ from gpstoken_studio.jobs import JobScheduler
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.export import export_reconstruction, export_tokens
-from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.model.project import SUFFIX, load_project, save_project, snapshot
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.model.settings import Settings
@@ -37,13 +36,8 @@ from gpstoken_studio.widgets.rate_plot import RatePlot
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
+from gpstoken_studio.widgets.window_actions import LAYERS, PROJECT_FILTER, register_actions
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
-PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
-TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", Mode.DELETE: "X",
-             Mode.BRUSH: "B", Mode.ERASER: "E", Mode.PAN: "H"}
-LAYERS = (("regions", "Partition rectangles", "1"), ("ginit", "g_init ellipses", "2"),
-          ("refined", "Refined ellipses", "3"), ("density", "Density overlay", "4"))
 
 
 class MainWindow(QMainWindow):
@@ -75,7 +69,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(autosave_s, self)
 
         self.actions_registry = ActionRegistry()
-        self._register_actions()
+        register_actions(self.actions_registry, self)
         self.qactions = build_qactions(self.actions_registry, self)
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
@@ -100,44 +94,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
         return dock
 
-    def _register_actions(self) -> None:
-        r = self.actions_registry
-        r.add("open_image", "Open Image…", "File", lambda: self._ask_open(f"{IMAGE_FILTER};;{PROJECT_FILTER}"),
-              "Ctrl+O")
-        r.add("open_project", "Open Project…", "File", lambda: self._ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
-        r.add("save_project", "Save Project", "File", self.save, "Ctrl+S")
-        r.add("save_project_as", "Save Project As…", "File", self.save_as, "Ctrl+Shift+S")
-        r.add("export_reconstruction", "Export Reconstruction PNG…", "File", self._ask_export_reconstruction, "Ctrl+E")
-        r.add("export_tokens", "Export Tokens (.npz)…", "File", self._ask_export_tokens, "Ctrl+Shift+E")
-        r.add("export_overlay", "Export Overlay PNG…", "File", self._ask_export_overlay, "Ctrl+Alt+E")
-        r.add("quit", "Quit", "File", self.close, "Ctrl+Q")
-        r.add("undo", "Undo", "Edit", lambda: self._with_doc(lambda d: d.history.undo()), "Ctrl+Z")
-        r.add("redo", "Redo", "Edit", lambda: self._with_doc(lambda d: d.history.redo()), "Ctrl+Shift+Z")
-        r.add("delete", "Delete Selected", "Edit", self.delete_selected, "Delete")
-        r.add("select_all", "Select All", "Edit", lambda: self._with_doc(lambda d: d.layout.select(d.layout.live())),
-              "Ctrl+A")
-        r.add("select_none", "Select None", "Edit", lambda: self._with_doc(lambda d: d.layout.select([])), "Escape")
-        r.add("lock_geometry", "Lock Geometry", "Edit", lambda: self.lock(LOCK_GEOMETRY, True), "L")
-        r.add("lock_features", "Lock Features", "Edit", lambda: self.lock(LOCK_FEATURES, True), "Shift+L")
-        r.add("unlock", "Unlock", "Edit", lambda: self.lock(LOCK_GEOMETRY | LOCK_FEATURES, False), "Alt+L")
-        r.add("repartition", "Re-partition (drop layout edits)", "Edit", self.repartition, "Ctrl+R")
-        r.add("tokens_more", "Double Token Count", "Edit", lambda: self.toolbar.tokens.step(2.0), "PgUp")
-        r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: self.toolbar.tokens.step(0.5), "PgDown")
-        r.add("rerun", "Run Full Path Again", "Edit", lambda: self.pipeline.request("full"), "F5")
-        for mode in Mode:
-            r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: self.set_mode(m),
-                  TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
-        r.add("brush_smaller", "Smaller Brush", "Tools", lambda: self.scale_brush(1 / 1.25), "[")
-        r.add("brush_larger", "Larger Brush", "Tools", lambda: self.scale_brush(1.25), "]")
-        for key, title, keys in LAYERS:
-            r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: self.toggle_layer(k), keys, checkable=True)
-        r.add("show_error", "Error Heatmap (right view)", "View", self.toggle_error, "5", checkable=True)
-        r.add("zoom_in", "Zoom In", "View", lambda: self.canvas.zoom(1.25), "Ctrl+=")
-        r.add("zoom_out", "Zoom Out", "View", lambda: self.canvas.zoom(0.8), "Ctrl+-")
-        r.add("zoom_fit", "Fit to Window", "View", self._fit_view, "Ctrl+0")
-        r.add("shortcuts", "Keyboard Shortcuts", "Help", self.show_shortcuts, "F1")
-        r.add("about", "About GPSToken Studio", "Help", self._about)
-
     def _connect(self) -> None:
         tb = self.toolbar
         self.scheduler.busy_changed.connect(self.status.set_busy)
@@ -148,9 +104,9 @@ class MainWindow(QMainWindow):
         self.autosaver.failed.connect(self.status.set_message)
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
         tb.engine.currentTextChanged.connect(self.set_engine)
-        tb.steps.valueChanged.connect(lambda n: self._with_doc(lambda d: d.update_settings(fit_steps=int(n))))
-        tb.brush.valueChanged.connect(lambda v: self._with_doc(lambda d: d.update_settings(brush_radius=float(v))))
-        tb.strength.valueChanged.connect(lambda v: self._with_doc(lambda d: d.update_settings(brush_strength=float(v))))
+        tb.steps.valueChanged.connect(lambda n: self.with_doc(lambda d: d.update_settings(fit_steps=int(n))))
+        tb.brush.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_radius=float(v))))
+        tb.strength.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_strength=float(v))))
         tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
         tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction"))
         for key, _, _ in LAYERS:
@@ -262,13 +218,13 @@ class MainWindow(QMainWindow):
 
     # --- exports --------------------------------------------------------------------------------
 
-    def _ask_export_reconstruction(self) -> None:
+    def ask_export_reconstruction(self) -> None:
         self._ask_export("Export Reconstruction", "-recon.png", "PNG (*.png)", self.export_reconstruction)
 
-    def _ask_export_tokens(self) -> None:
+    def ask_export_tokens(self) -> None:
         self._ask_export("Export Tokens", "-tokens.npz", "Token files (*.npz)", self.export_tokens)
 
-    def _ask_export_overlay(self) -> None:
+    def ask_export_overlay(self) -> None:
         self._ask_export("Export Overlay", "-overlay.png", "PNG (*.png)", self.export_overlay)
 
     def _ask_export(self, title: str, suffix: str, filter: str, export) -> None:
@@ -286,15 +242,7 @@ class MainWindow(QMainWindow):
 
     def export_overlay(self, path: str | Path) -> bool:
         """The left view as drawn (image, partition, ellipses, density), at screen resolution."""
-        def write() -> None:
-            view = self.canvas.left
-            rgba = self.canvas.canvas.render()
-            ratio = rgba.shape[1] / max(self.canvas.canvas.size[0], 1)
-            x, y = self.canvas.canvas.scene.node_transform(view).imap([0, 0])[:2]
-            w, h = view.size
-            crop = rgba[int(y * ratio):int((y + h) * ratio), int(x * ratio):int((x + w) * ratio), :3]
-            save_image(path, np.ascontiguousarray(crop))
-        return self._export(write, path)
+        return self._export(lambda: save_image(path, self.canvas.render_view(self.canvas.left)), path)
 
     def _export(self, write, path) -> bool:
         try:
@@ -312,7 +260,7 @@ class MainWindow(QMainWindow):
 
     # --- edits, tools, views --------------------------------------------------------------------
 
-    def _with_doc(self, fn) -> None:
+    def with_doc(self, fn) -> None:
         if self.document is not None:
             fn(self.document)
 
@@ -382,7 +330,7 @@ class MainWindow(QMainWindow):
         self.pipeline.engine = engine
         return True
 
-    def _fit_view(self) -> None:
+    def fit_view(self) -> None:
         if self.document is not None:
             self.canvas.set_extent(self.document.image_size)
 
@@ -423,11 +371,11 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def _about(self) -> None:
+    def about(self) -> None:
         QMessageBox.about(self, "About GPSToken Studio",
                           "GPSToken Studio: see and steer Gaussian-parameterized spatially-adaptive image tokens.")
 
-    def _ask_open(self, filter: str) -> None:
+    def ask_open(self, filter: str) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open", "", filter)
         if path:
             self.open_path(path)

@@ -1,0 +1,58 @@
+"""Every action of the main window, registered once at startup (menus, keys and Help come from here)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gpstoken_studio.actions import ActionRegistry
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
+from gpstoken_studio.model.project import SUFFIX
+from gpstoken_studio.tools import Mode
+
+if TYPE_CHECKING:
+    from gpstoken_studio.widgets.main_window import MainWindow
+
+TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", Mode.DELETE: "X",
+             Mode.BRUSH: "B", Mode.ERASER: "E", Mode.PAN: "H"}
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
+PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
+LAYERS = (("regions", "Partition rectangles", "1"), ("ginit", "g_init ellipses", "2"),
+          ("refined", "Refined ellipses", "3"), ("density", "Density overlay", "4"))
+
+
+def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
+    """File, Edit, Tools, View and Help actions of ``window``."""
+    r.add("open_image", "Open Image…", "File", lambda: window.ask_open(f"{IMAGE_FILTER};;{PROJECT_FILTER}"),
+          "Ctrl+O")
+    r.add("open_project", "Open Project…", "File", lambda: window.ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
+    r.add("save_project", "Save Project", "File", window.save, "Ctrl+S")
+    r.add("save_project_as", "Save Project As…", "File", window.save_as, "Ctrl+Shift+S")
+    r.add("export_reconstruction", "Export Reconstruction PNG…", "File", window.ask_export_reconstruction, "Ctrl+E")
+    r.add("export_tokens", "Export Tokens (.npz)…", "File", window.ask_export_tokens, "Ctrl+Shift+E")
+    r.add("export_overlay", "Export Overlay PNG…", "File", window.ask_export_overlay, "Ctrl+Alt+E")
+    r.add("quit", "Quit", "File", window.close, "Ctrl+Q")
+    r.add("undo", "Undo", "Edit", lambda: window.with_doc(lambda d: d.history.undo()), "Ctrl+Z")
+    r.add("redo", "Redo", "Edit", lambda: window.with_doc(lambda d: d.history.redo()), "Ctrl+Shift+Z")
+    r.add("delete", "Delete Selected", "Edit", window.delete_selected, "Delete")
+    r.add("select_all", "Select All", "Edit", lambda: window.with_doc(lambda d: d.layout.select(d.layout.live())),
+          "Ctrl+A")
+    r.add("select_none", "Select None", "Edit", lambda: window.with_doc(lambda d: d.layout.select([])), "Escape")
+    r.add("lock_geometry", "Lock Geometry", "Edit", lambda: window.lock(LOCK_GEOMETRY, True), "L")
+    r.add("lock_features", "Lock Features", "Edit", lambda: window.lock(LOCK_FEATURES, True), "Shift+L")
+    r.add("unlock", "Unlock", "Edit", lambda: window.lock(LOCK_GEOMETRY | LOCK_FEATURES, False), "Alt+L")
+    r.add("repartition", "Re-partition (drop layout edits)", "Edit", window.repartition, "Ctrl+R")
+    r.add("tokens_more", "Double Token Count", "Edit", lambda: window.toolbar.tokens.step(2.0), "PgUp")
+    r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: window.toolbar.tokens.step(0.5), "PgDown")
+    r.add("rerun", "Run Full Path Again", "Edit", lambda: window.pipeline.request("full"), "F5")
+    for mode in Mode:
+        r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: window.set_mode(m),
+              TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
+    r.add("brush_smaller", "Smaller Brush", "Tools", lambda: window.scale_brush(1 / 1.25), "[")
+    r.add("brush_larger", "Larger Brush", "Tools", lambda: window.scale_brush(1.25), "]")
+    for key, title, keys in LAYERS:
+        r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), keys, checkable=True)
+    r.add("show_error", "Error Heatmap (right view)", "View", window.toggle_error, "5", checkable=True)
+    r.add("zoom_in", "Zoom In", "View", lambda: window.canvas.zoom(1.25), "Ctrl+=")
+    r.add("zoom_out", "Zoom Out", "View", lambda: window.canvas.zoom(0.8), "Ctrl+-")
+    r.add("zoom_fit", "Fit to Window", "View", window.fit_view, "Ctrl+0")
+    r.add("shortcuts", "Keyboard Shortcuts", "Help", window.show_shortcuts, "F1")
+    r.add("about", "About GPSToken Studio", "Help", window.about)
