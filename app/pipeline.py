@@ -7,6 +7,8 @@ are newer than what is shown. Nothing here blocks the GUI thread.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -16,7 +18,8 @@ from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.model.result import Result
 
-FAST, FULL, LAYOUT = "fast", "full", "layout"
+FAST, FULL, LAYOUT, SWEEP = "fast", "full", "layout", "sweep"
+SWEEP_COUNTS = (16, 32, 64, 128, 256, 512)
 
 
 class Pipeline(QObject):
@@ -25,6 +28,7 @@ class Pipeline(QObject):
     message = Signal(str)  # one-line status / error text
     progress = Signal(float, str)  # fraction of the running full job, message
     full_result = Signal(object)  # Result of a finished full path (metrics filled in)
+    sweep_point = Signal(object)  # Result of one token count of a rate-quality sweep
 
     def __init__(self, scheduler: JobScheduler, engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -122,10 +126,10 @@ class Pipeline(QObject):
             return
         engine = self.engine
         if want == FAST:  # an edit in progress makes a running full path stale: cancel it
-            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL}))
+            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL, SWEEP}))
         else:
             job = Job(FULL, doc.revision, lambda j: engine.full(request, j.progress, j.cancelled, j.partial),
-                      supersedes=frozenset({FAST}))
+                      supersedes=frozenset({FAST, SWEEP}))
         self.scheduler.submit(job)
 
     def _request(self, doc: Document) -> EngineRequest:
@@ -138,6 +142,30 @@ class Pipeline(QObject):
             previous=self._last_full,
             mask=mask if mask.any() else None, steps=doc.settings.fit_steps,
         )
+
+    def sweep(self, counts: tuple[int, ...] = SWEEP_COUNTS) -> None:
+        """Fit fresh partitions at several token counts on the worker (the document is not changed);
+        each count's result arrives through ``sweep_point``. Any edit cancels the sweep."""
+        doc = self.doc
+        if doc is None or not len(doc.layout):
+            return
+        th, tw = doc.plane.tile_hw
+        counts = tuple(n for n in counts if n * doc.settings.min_size ** 2 <= th * tw)
+        template = self._request(doc)
+        engine, s, bias = self.engine, doc.settings, doc.bias_for_partition()
+
+        def run(job: Job) -> None:
+            for k, n in enumerate(counts):
+                if job.cancelled():
+                    return
+                job.progress(k / len(counts), f"sweep: {n} tokens per tile")
+                state = doc.partitions.layout(n, s.lam, bias)
+                rows = np.arange(len(state))
+                request = dataclasses.replace(template, rows=rows, g_init=state.geometry, regions=state.regions,
+                                              tiles=state.tiles, locks=state.locks, previous=None)
+                job.partial(engine.full(request, lambda f, m: None, job.cancelled, lambda r: None))
+
+        self.scheduler.submit(Job(SWEEP, doc.revision, run))
 
     def _submit_layout(self) -> None:
         doc = self.doc
@@ -160,11 +188,18 @@ class Pipeline(QObject):
         return newer and job.revision <= doc.revision
 
     def _on_partial(self, job: Job, result: Result) -> None:
+        if job.kind == SWEEP:
+            if job.revision == self.doc.revision:
+                self.sweep_point.emit(result)
+            return
         if job.kind == FULL and self._current(job, result):
             self._last_full = result
             self.doc.set_result(result)
 
     def _on_finished(self, job: Job, value) -> None:
+        if job.kind == SWEEP:
+            self.message.emit("sweep finished")
+            return
         if job.kind == LAYOUT:
             doc, state = value
             if doc is self.doc and not len(doc.layout):
@@ -187,5 +222,5 @@ class Pipeline(QObject):
         self.message.emit(f"{job.kind} failed: {message}")
 
     def _on_progress(self, job: Job, fraction: float, message: str) -> None:
-        if job.kind == FULL and self.doc is not None and job.revision == self.doc.revision:
+        if job.kind in (FULL, SWEEP) and self.doc is not None and job.revision == self.doc.revision:
             self.progress.emit(fraction, message)

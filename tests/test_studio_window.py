@@ -74,6 +74,17 @@ def test_token_slider_repartitions_live_and_commits_one_step(make_studio, qtbot)
     assert doc.settings.tokens_per_tile == 64 and len(doc.layout) == 64
 
 
+def test_sweep_fills_the_rate_quality_plot_without_editing(make_studio, qtbot):
+    win = make_studio(tokens=32, steps=1)
+    doc, revision = win.document, win.document.revision
+    layout = doc.layout.state()
+    win.pipeline.sweep((16, 64))
+    wait_idle(win)
+    psnr = win.rate_plot.points["fit"]
+    assert sorted(psnr) == [16, 32, 64] and psnr[64] > psnr[16]
+    assert doc.revision == revision and doc.layout.state().equals(layout)
+
+
 def test_pan_and_zoom_are_shared_by_both_views(make_studio, qtbot):
     win = make_studio(tokens=16, steps=0)
     left, right = win.canvas.left.camera, win.canvas.right.camera
