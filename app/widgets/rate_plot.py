@@ -1,7 +1,8 @@
 """Rate-quality plot (pyqtgraph): PSNR against the number of tokens, one curve per engine."""
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -11,7 +12,10 @@ COLORS = {"fit": (90, 200, 255), "model": (255, 120, 220)}
 
 
 class RatePlot(QWidget):
-    """Keeps the latest PSNR per (engine, token count) from full results; the current one is marked."""
+    """Keeps the latest PSNR per (engine, token count); the document's current result is ringed.
+
+    The x axis is log2(tokens) with plain token counts as tick labels.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,14 +23,13 @@ class RatePlot(QWidget):
         self.plot.setLabel("bottom", "tokens")
         self.plot.setLabel("left", "PSNR", units="dB")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLogMode(x=True, y=False)
         self.plot.addLegend(offset=(6, 6))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.points: dict[str, dict[int, float]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self._current = pg.ScatterPlotItem(size=12, pen=pg.mkPen("w", width=1.5), brush=None)
+        self._current = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=1.5), brush=None)
         self.plot.addItem(self._current)
 
     def clear(self) -> None:
@@ -35,9 +38,10 @@ class RatePlot(QWidget):
             curve.setData([], [])
         self._current.setData([], [])
 
-    def add_result(self, result: Result) -> None:
+    def add_result(self, result: Result, current: bool = True) -> None:
+        """Record the PSNR of a full result (``current``: it is what the document shows)."""
         psnr = result.metrics.get("psnr")
-        if psnr is None or psnr != psnr or psnr == float("inf"):
+        if psnr is None or not math.isfinite(psnr):
             return
         n = len(result.rows)
         series = self.points.setdefault(result.engine, {})
@@ -49,13 +53,16 @@ class RatePlot(QWidget):
             curve = self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                                    symbolBrush=color, name=result.engine)
             self._curves[result.engine] = curve
-        curve.setData(xs, [series[x] for x in xs])
-        self._current.setData([n], [float(psnr)])
+        curve.setData([math.log2(x) for x in xs], [series[x] for x in xs])
+        if current:
+            self._current.setData([math.log2(n)], [float(psnr)])
         self._fit_range()
 
     def _fit_range(self) -> None:
-        """Explicit ranges: autorange collapses on a single point in log mode."""
         xs = [n for series in self.points.values() for n in series]
         ys = [v for series in self.points.values() for v in series.values()]
-        self.plot.setXRange(np.log10(min(xs) / 1.6), np.log10(max(xs) * 1.6), padding=0)
+        lo, hi = math.floor(math.log2(min(xs))) - 0.5, math.ceil(math.log2(max(xs))) + 0.5
+        self.plot.setXRange(lo, hi, padding=0)
         self.plot.setYRange(min(ys) - 1.0, max(ys) + 1.0, padding=0)
+        ticks = [(k, str(2 ** k)) for k in range(math.ceil(lo), math.floor(hi) + 1)]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
