@@ -59,13 +59,14 @@ class FitOptions:
     freeze: str = "none"  # "none" | "geometry" | "features"
     tile: int = 256  # see gpstoken.fit_init; 0 fits any image as one tile
     lam: float = 2.5  # adaptive layout: entropy exponent
-    min_size: int = 8  # adaptive layout: smallest region side
+    min_size: int | None = None  # adaptive layout: smallest region side (None: 8, lowered if N needs it)
     start_sigma_scale: float = 1.5  # a fresh fit starts from g_init with sigmas widened by this
     colour_init_iters: int = 8
     warmup_steps: int = 10  # lr ramp when given start tokens come without Adam moments (no first-step kick)
     progress_every: int = 10
     max_recoveries: int = 10
     device: str | None = None  # None: gpstoken.settings.default_device()
+    backend: str = "auto"  # renderer backend (gpstoken.render.BACKENDS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps, (int, np.integer)) or self.steps < 0:
@@ -170,10 +171,10 @@ def fit(
 # ------------------------------------------------------------------------------------------------
 
 
-def _splat(tokens: torch.Tensor, size: tuple[int, int], support: float) -> torch.Tensor:
+def _splat(tokens: torch.Tensor, size: tuple[int, int], support: float, backend: str) -> torch.Tensor:
     from .render import render
 
-    return render(tokens, size=size, support=support)
+    return render(tokens, size=size, support=support, backend=backend)
 
 
 @dataclass
@@ -233,7 +234,7 @@ class _Problem:
 
     def render(self, geometry: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat([geometry, colours], dim=1)[None]
-        return _splat(tokens, self.layout.canvas_size, self.opts.support)[0]
+        return _splat(tokens, self.layout.canvas_size, self.opts.support, self.opts.backend)[0]
 
     def losses(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(weighted MSE over the canvas, plain MSE of the clamped image area)."""

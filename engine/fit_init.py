@@ -22,6 +22,7 @@ from .io.tokenfile import TokenSet
 from .tokens import check_gaussians, g_init_from_regions, merge_tiles, normalize_regions, regions_to_pixels, split_tiles
 
 MIN_GRID_CELL = 2  # a 1-px cell would give sigma = 0
+DEFAULT_MIN_SIZE = 8  # the reference's smallest region side
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,20 @@ def adaptive_layout(
     *,
     tile: int = 256,
     lam: float = 2.5,
-    min_size: int = 8,
+    min_size: int | None = None,
     bias: np.ndarray | None = None,
 ) -> Layout:
-    """The entropy partition of the image (``gpstoken.partition``) as a layout."""
+    """The entropy partition of the image (``gpstoken.partition``) as a layout.
+
+    ``min_size=None``: the reference's 8, halved (4, 2, 1) only as far as the token count needs
+    (a 256-px tile holds at most 1024 regions at 8, 4096 at 4); an explicit value is used as is.
+    """
     from .partition import partition
 
     _check_count(tokens_per_tile)
     tile_rec, grid = tiling(image.shape[:2], tile)
+    if min_size is None:
+        min_size = auto_min_size(image.shape[:2] if tile_rec == 0 else (tile_rec, tile_rec), tokens_per_tile)
     p = partition(image, tokens_per_tile, lam=lam, min_size=min_size, tile=tile_rec, bias=bias)
     n = p.g_init.shape[0] // (grid[0] * grid[1])
     return Layout(
@@ -134,6 +141,16 @@ def adaptive_layout(
         tile=tile_rec,
         image_size=tuple(image.shape[:2]),
     )
+
+
+def auto_min_size(tile_hw: tuple[int, int], tokens_per_tile: int) -> int:
+    """The largest of 8, 4, 2, 1 whose partition of a ``tile_hw`` tile can hold the token count."""
+    from .partition import max_regions
+
+    for size in (DEFAULT_MIN_SIZE, 4, 2):
+        if max_regions(tile_hw[0], tile_hw[1], size) >= tokens_per_tile:
+            return size
+    return 1
 
 
 def grid_layout(image_size: tuple[int, int], tokens_per_tile: int, *, tile: int = 256) -> Layout:
@@ -183,7 +200,7 @@ def make_layout(
     *,
     tile: int = 256,
     lam: float = 2.5,
-    min_size: int = 8,
+    min_size: int | None = None,
     bias: np.ndarray | None = None,
 ) -> Layout:
     """Resolve ``init`` ("adaptive", "grid", a token file path, a TokenSet or a Layout) to a layout."""

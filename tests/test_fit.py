@@ -15,7 +15,7 @@ import gpstoken.fit as fit_module
 from gpstoken.cli import main
 from gpstoken.errors import GPSTokenError
 from gpstoken.fit import FitOptions, fit
-from gpstoken.fit_init import grid_layout, layout_from_token_set, tiling
+from gpstoken.fit_init import auto_min_size, grid_layout, layout_from_token_set, tiling
 from gpstoken.io.images import load_image, save_image
 from gpstoken.io.tokenfile import TokenSet
 from gpstoken.metrics import psnr
@@ -181,9 +181,9 @@ def nan_render(monkeypatch, bad_calls):
     real = fit_module._splat
     calls, first = [], []
 
-    def flaky(tokens, size, support):
+    def flaky(tokens, size, support, backend):
         calls.append(1)
-        out = real(tokens, size, support)
+        out = real(tokens, size, support, backend)
         return out * float("nan") if first and len(calls) - first[0] in bad_calls else out
 
     monkeypatch.setattr(fit_module, "_splat", flaky)
@@ -209,9 +209,9 @@ def test_nan_during_the_colour_initialisation_keeps_finite_colours(img64, monkey
     real = fit_module._splat
     calls = []
 
-    def flaky(tokens, size, support):
+    def flaky(tokens, size, support, backend):
         calls.append(1)
-        out = real(tokens, size, support)
+        out = real(tokens, size, support, backend)
         return out * float("nan") if len(calls) == 6 else out
 
     monkeypatch.setattr(fit_module, "_splat", flaky)
@@ -222,14 +222,22 @@ def test_nan_during_the_colour_initialisation_keeps_finite_colours(img64, monkey
 # --- sizes, counts and layouts ---------------------------------------------------------------------
 
 
-def test_tiny_8x8_image_grid_works_and_adaptive_explains_its_limit():
+def test_tiny_8x8_image_fits_and_too_many_tokens_are_explained():
     img = small("coffee", 8)
-    r = fit(img, 4, init="grid", steps=5)
-    assert r.tokens.shape == (4, 8) and r.layout.canvas_size == (8, 8)
+    for init in ("grid", "adaptive"):
+        r = fit(img, 4, init=init, steps=5)
+        assert r.tokens.shape == (4, 8) and r.layout.canvas_size == (8, 8)
+    with pytest.raises(GPSTokenError, match="tokens per tile must be in 1..1 .*min_size 8"):
+        fit(img, 4, init="adaptive", min_size=8, steps=1)
     with pytest.raises(GPSTokenError, match="tokens per tile"):
-        fit(img, 4, init="adaptive", steps=1)
+        fit(img, 17, init="adaptive", steps=1)
     with pytest.raises(GPSTokenError, match="do not fit"):
         fit(img, 17, init="grid", steps=1)
+
+
+@pytest.mark.parametrize("count,expected", [(128, 8), (1024, 8), (1025, 4), (4096, 4), (4097, 2)])
+def test_automatic_min_size_keeps_8_unless_the_count_needs_smaller_regions(count, expected):
+    assert auto_min_size((256, 256), count) == expected
 
 
 @pytest.mark.parametrize("count", [0, -3, 2.5])
@@ -332,3 +340,11 @@ def test_cli_writes_reconstruction_tokens_and_metrics(img64, tmp_path, capsys):
                  "--out", str(tmp_path / "r3.png")]) == 0
     assert main(["fit", str(tmp_path / "in.png"), "--tokens", "5000", "--quiet", "--out", str(tmp_path / "x.png")]) == 2
     assert "tokens per tile" in capsys.readouterr().err
+
+
+def test_torch_backend_fits_like_the_default_one(img64):
+    """The torch renderer is the GPU path; on the CPU it must follow the same optimisation."""
+    a = fit(img64, 16, steps=5)
+    b = fit(img64, 16, steps=5, backend="torch")
+    np.testing.assert_allclose(b.tokens, a.tokens, atol=1e-3)
+    np.testing.assert_allclose(b.psnr_history, a.psnr_history, atol=1e-2)

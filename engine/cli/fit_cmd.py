@@ -36,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--support", type=float, default=d.support, help=f"support in sigmas (default {d.support:g})")
     p.add_argument("--tile", type=int, default=d.tile, help="tile side; 0 = the whole image (default 256)")
     p.add_argument("--lam", type=float, default=d.lam, help=f"adaptive layout: lambda (default {d.lam})")
-    p.add_argument("--min-size", type=int, default=d.min_size, help=f"adaptive layout (default {d.min_size})")
+    p.add_argument("--min-size", type=int, default=None,
+                   help="adaptive layout: smallest region side (default 8, lowered to 4/2/1 if --tokens needs it)")
     p.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
