@@ -13,6 +13,8 @@ COMMANDS = {
     "partition": "partition_cmd",
     "render": "render_cmd",
     "fit": "fit_cmd",
+    "extract": "extract_cmd",
+    "generate": "generate_cmd",
     "encode": "encode_cmd",
     "decode": "decode_cmd",
     "reconstruct": "reconstruct_cmd",

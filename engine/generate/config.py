@@ -126,7 +126,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     "layout-s": GeneratorConfig(kind="layout", in_channels=5, cond_channels=0, depth=12, hidden_size=384,
                                 num_heads=6, learn_sigma=False, name="layout-s"),
     # Bundled CPU models.
-    "layout-tiny": GeneratorConfig(kind="layout", in_channels=5, cond_channels=0, depth=4, hidden_size=128,
+    "layout-tiny": GeneratorConfig(kind="layout", in_channels=5, cond_channels=0, depth=4, hidden_size=96,
                                    num_heads=4, num_classes=1, learn_sigma=False, name="layout-tiny"),
     "texture-tiny": GeneratorConfig(kind="texture", in_channels=21, depth=4, hidden_size=192, num_heads=4,
                                     num_classes=1, learn_sigma=False, name="texture-tiny"),

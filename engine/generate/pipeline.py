@@ -21,12 +21,13 @@ from .texture import check_labels, sample_tokens
 
 @dataclass(frozen=True, eq=False)
 class Generated:
-    """One generated image: its class, layout, tokens ``[T,N,5+C]`` and raw decoder output ``[3,H,W]``."""
+    """One generated image: its class, layout, tokens ``[T,N,5+C]`` and raw decoder output ``[3,H,W]``
+    (None when generated with ``decode=False``)."""
 
     label: int
     layout: Partition
     tokens: np.ndarray
-    recon: np.ndarray
+    recon: np.ndarray | None
 
     def image(self) -> np.ndarray:
         """HxWx3 uint8, quantised as the reference saves images."""
@@ -52,14 +53,14 @@ def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int
              method: str = "sde", steps: int = 250, cfg_scale: float = 1.0,
              guidance_interval: tuple[float, float] = (0.0, 1.0), layout_method: str = "ode",
              layout_steps: int = 50, seed: int = 0,
-             keep: tuple[np.ndarray, np.ndarray] | None = None,
+             keep: tuple[np.ndarray, np.ndarray] | None = None, decode: bool = True,
              callback: Callable[[int, int, torch.Tensor], None] | None = None,
              cancel: CancelFn | None = None) -> list[Generated]:
     """``count`` images of class ``labels`` (one id, or one per image).
 
     Layouts: ``layouts`` (one Partition per image, or one for all), else sampled by ``layout_model``
     and calibrated. ``keep=(tokens [T,N,5+C], mask [T,N])`` keeps those tokens of the (single given)
-    layout. ``callback(image_index, step, tokens)`` reports stage-2 progress. Image ``i`` uses seed
+    layout. ``decode=False`` skips the tokenizer's decoder. ``callback(image_index, step, tokens)`` reports stage-2 progress. Image ``i`` uses seed
     ``seed + i``, so results do not depend on ``count``.
     """
     check_compatible(texture_model, tokenizer)
@@ -80,7 +81,7 @@ def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int
         progress = None if callback is None else (lambda step, tok, i=i: callback(i, step, tok))
         tokens = sample_tokens(texture_model, g, label, method, steps, cfg_scale, guidance_interval,
                                gen, keep, progress, cancel).cpu().numpy()
-        recon = decode_tokens(tokenizer, tokens, layout.tile_grid, layout.image_size)
+        recon = decode_tokens(tokenizer, tokens, layout.tile_grid, layout.image_size) if decode else None
         out.append(Generated(int(label), layout, tokens, recon))
     return out
 

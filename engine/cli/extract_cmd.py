@@ -1,0 +1,35 @@
+"""``gpstoken extract``: encode an image folder into a token dataset for training a texture generator."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .model_options import add_model_options, load_model, progress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("extract", help="encode images into a token dataset (for gpstoken train texture)",
+                       description="Encode every image of --data (shorter side to --size, centre crop) with a "
+                                   "tokenizer into --out/<name>.npz token files plus --out/index.json "
+                                   "(class ids from first-level sub-folders).")
+    add_model_options(p, model_required=False)
+    p.add_argument("--data", required=True, help="image folder (sub-folders = classes) or list file")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's)")
+    p.add_argument("--size", type=int, default=256, help="image side after resize and centre crop (default 256)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..generate.data import extract_tokens
+
+    model = load_model(args)
+    with progress(0, "img", args.quiet) as bar:
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report)
+    print(json.dumps({"files": len(index["files"]), "skipped": index["skipped"], "classes": index["classes"]}))
+    return 0

@@ -1,0 +1,94 @@
+"""``gpstoken generate``: two-stage generation (layout -> tokens -> image) with the generators."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GPSTokenError
+from .model_options import add_model_options, load_model, progress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("generate", help="generate images (layout model -> texture model -> tokenizer)",
+                       description="Generate images: stage 1 samples a layout and calibrates it (skipped with "
+                                   "--layout), stage 2 samples the tokens for it, the tokenizer decodes them. "
+                                   "Writes OUT/NNNNNN.png and OUT/NNNNNN.npz (token file) per image.")
+    add_model_options(p, model_required=False)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num", type=int, default=1, help="number of images (default 1)")
+    p.add_argument("--class", dest="label", type=int,
+                   help="class id (default: image i gets class i mod the number of classes)")
+    p.add_argument("--layout", metavar="INIT", help="layout to use (token file .npz or [N,5] .npy); calibrated")
+    p.add_argument("--keep", metavar="TOKENS.npz", help="token file whose tokens are partly kept (its layout is used)")
+    p.add_argument("--keep-mask", metavar="MASK", help="which tokens of --keep to keep: .npy bool [T,N] or a mask "
+                                                        "image (tokens centred on non-zero pixels)")
+    p.add_argument("--sampler", choices=("ode", "sde", "euler", "heun"), default="ode",
+                   help="stage-2 sampler (default ode: adaptive dopri5; the reference uses sde with 250 steps)")
+    p.add_argument("--steps", type=int, default=250, help="steps of sde/euler/heun (default 250)")
+    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (default 1: off)")
+    p.add_argument("--guidance", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
+                   help="apply guidance only for LOW <= t <= HIGH (t = 1 is data; default 0 1)")
+    p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i (default 0)")
+    p.add_argument("--layout-model", metavar="CKPT", help="layout generator (default: the bundled one)")
+    p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"), default="ode")
+    p.add_argument("--layout-steps", type=int, default=50)
+    p.add_argument("--texture-model", metavar="CKPT", help="texture generator (default: the bundled one)")
+    p.add_argument("--texture-config", metavar="YAML", help="config of an official texture generator file")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..generate import generate, load_generator
+    from ..generate.bundled import bundled_generator
+    from ..generate.layout_files import load_keep_mask, load_layout
+    from ..io.images import save_image
+    from ..io.tokenfile import TokenSet
+    from ..models.token_files import partition_from_token_set
+
+    if args.num < 1:
+        raise GPSTokenError(f"--num must be >= 1, got {args.num}")
+    if (args.keep is None) != (args.keep_mask is None):
+        raise GPSTokenError("--keep and --keep-mask go together")
+    if args.keep and args.layout:
+        raise GPSTokenError("--keep brings its own layout: drop --layout")
+    tokenizer = load_model(args)
+    device = tokenizer.device
+    texture = load_generator(args.texture_model or bundled_generator("texture"), args.texture_config, device)
+    cfg = texture.config
+    layouts, layout_model, keep = None, None, None
+    if args.keep:
+        ts = TokenSet.load(args.keep)
+        if ts.tokens is None:
+            raise GPSTokenError(f"{args.keep} holds only a layout: --keep needs tokens")
+        if ts.tokens.shape[-1] != cfg.in_channels:
+            raise GPSTokenError(f"{args.keep} has tokens of {ts.tokens.shape[-1]} channels; the texture "
+                                f"generator makes {cfg.in_channels}")
+        layout = partition_from_token_set(ts, ts.image_size, cfg.tile)
+        layouts, keep = [layout], (ts.tokens, load_keep_mask(args.keep_mask, layout))
+    elif args.layout:
+        layouts = [load_layout(args.layout, cfg.tile, cfg.min_size)]
+    else:
+        layout_model = load_generator(args.layout_model or bundled_generator("layout"), None, device)
+    labels = [args.label] * args.num if args.label is not None else [i % cfg.num_classes for i in range(args.num)]
+    if args.label is not None and not 0 <= args.label < cfg.num_classes:
+        raise GPSTokenError(f"--class {args.label} is out of range: the texture generator knows classes "
+                            f"0..{cfg.num_classes - 1}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    times = []
+    with progress(args.num, "img", args.quiet) as bar:
+        for i, label in enumerate(labels):
+            start = time.perf_counter()
+            result = generate(texture, tokenizer, label, 1, layouts, layout_model, args.sampler, args.steps,
+                              args.cfg, tuple(args.guidance), args.layout_sampler, args.layout_steps,
+                              args.seed + i, keep)[0]
+            save_image(out / f"{i:06d}.png", result.image())
+            result.token_set().save(out / f"{i:06d}.npz")
+            times.append(time.perf_counter() - start)
+            bar.update(1)
+    print(json.dumps({"images": args.num, "out": str(out), "seconds_per_image": round(float(np.mean(times)), 3)}))
+    return 0

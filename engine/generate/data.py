@@ -1,0 +1,158 @@
+"""Training data for the generators: image folders (sub-folders = classes), square crops, and the
+layout examples (official ``g_init`` of entropy partitions) made from them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import GPSTokenError, ImageError
+from ..io.images import load_image
+from ..partition import partition
+from .layout import canonical_order
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def list_images(source: str | os.PathLike) -> tuple[list[Path], list[int], list[str]]:
+    """Image files of a folder (recursive, sorted) or a list file, their class ids and the class names.
+
+    In a folder, classes are the first-level sub-folders (sorted); images directly in the folder form
+    class 0 when there are no sub-folders with images. A list file (one path per line) is one class.
+    """
+    root = Path(source)
+    if root.is_file():
+        from ..train.data import list_images as list_file
+
+        paths = [Path(p) for p in list_file(root, check=False).paths]
+        return paths, [0] * len(paths), ["all"]
+    if not root.is_dir():
+        raise GPSTokenError(f"no such data folder or list file: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise GPSTokenError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    groups = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else "" for p in files]
+    names = sorted(set(groups))
+    if names == [""]:
+        return files, [0] * len(files), ["all"]
+    index = {n: i for i, n in enumerate(names)}
+    return files, [index[g] for g in groups], [n or "." for n in names]
+
+
+def load_readable(files: list[Path], labels: list[int]) -> tuple[list[np.ndarray], list[int]]:
+    """The images that load (unreadable files are skipped) and their labels; none readable is an error."""
+    images, kept = [], []
+    for path, label in zip(files, labels):
+        try:
+            images.append(load_image(path))
+            kept.append(label)
+        except ImageError:
+            continue
+    if not images:
+        raise GPSTokenError(f"none of the {len(files)} image files could be read")
+    return images, kept
+
+
+def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The reference's preprocessing: shorter side to ``size``, centre crop. With ``rng``: a random
+    crop of 50-100 % of the shorter side, a random horizontal flip (augmentation)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    if rng is None:
+        y0, x0 = (h - side) // 2, (w - side) // 2
+    else:
+        side = max(8, int(side * rng.uniform(0.5, 1.0)))
+        y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    crop = image[y0:y0 + side, x0:x0 + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    out = cv2.resize(crop, (size, size), interpolation=interp)
+    if rng is not None and rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def layout_examples(source: str | os.PathLike, tokens: int, count: int | None = None, size: int = 256,
+                    lam: float = 2.5, min_size: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``g_init [D,N,5]`` (canonical order) of partitions of the images of ``source`` and their class ids.
+
+    ``count=None``: one centre crop per image; otherwise ``count`` random augmented crops.
+    """
+    files, labels, names = list_images(source)
+    images, labels = load_readable(files, labels)
+    rng = None if count is None else np.random.default_rng(seed)
+    picks = range(len(images)) if count is None else rng.integers(0, len(images), size=count)
+    g_all, y_all = [], []
+    for i in picks:
+        g = partition(square_image(images[i], size, rng), tokens, lam=lam, min_size=min_size, tile=size).g_init
+        g_all.append(g[canonical_order(g)])
+        y_all.append(labels[i])
+    return np.stack(g_all).astype(np.float32), np.asarray(y_all, dtype=np.int64), names
+
+
+INDEX_FILE = "index.json"
+
+
+def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike, tokens_per_tile: int | None = None,
+                   size: int = 256, progress=None) -> dict:
+    """Encode every image of ``source`` (shorter side to ``size``, centre crop) into ``out/<name>.npz``
+    token files and write ``out/index.json`` (files, class ids, class names, tokenizer config)."""
+    import json
+
+    from ..io.atomic import atomic_path
+    from ..models.pipeline import encode_image
+    from ..models.token_files import token_set_from_partition
+
+    files, labels, names = list_images(source)
+    root, out_dir = Path(source), Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, kept_labels, skipped = [], [], 0
+    for i, (path, label) in enumerate(zip(files, labels)):
+        try:
+            image = square_image(load_image(path), size)
+        except ImageError:
+            skipped += 1
+            continue
+        layout, tokens = encode_image(tokenizer, image, tokens_per_tile=tokens_per_tile)
+        rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+        name = "__".join(rel.with_suffix("").parts) + ".npz"
+        token_set_from_partition(layout, tokens).save(out_dir / name)
+        written.append(name)
+        kept_labels.append(label)
+        if progress is not None:
+            progress(i + 1, len(files))
+    if not written:
+        raise GPSTokenError(f"none of the {len(files)} image files could be read")
+    index = {"files": written, "labels": kept_labels, "classes": names, "skipped": skipped,
+             "tokenizer": tokenizer.config.to_dict()}
+    with atomic_path(out_dir / INDEX_FILE) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+    return index
+
+
+def token_examples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``tokens [D,N,5+C]``, ``g_init [D,N,5]`` and class ids ``[D]`` of the token files of an extracted
+    dataset (one example per tile), and the class names."""
+    import json
+
+    from ..io.tokenfile import TokenSet
+
+    root = Path(folder)
+    index_path = root / INDEX_FILE
+    if not index_path.is_file():
+        raise GPSTokenError(f"{root} is not a token dataset (no {INDEX_FILE}; make one with gpstoken extract)")
+    index = json.loads(index_path.read_text())
+    tokens, g_init, labels = [], [], []
+    for name, label in zip(index["files"], index["labels"]):
+        ts = TokenSet.load(root / name)
+        if ts.tokens is None:
+            raise GPSTokenError(f"{name} holds no tokens (a layout-only file)")
+        tokens.append(ts.tokens)
+        g_init.append(ts.g_init)
+        labels += [label] * ts.num_tiles
+    shapes = {t.shape[1:] for t in tokens}
+    if len(shapes) != 1:
+        raise GPSTokenError(f"the token files of {root} disagree in token count or channels: {sorted(shapes)}")
+    return (np.concatenate(tokens), np.concatenate(g_init), np.asarray(labels, dtype=np.int64),
+            list(index["classes"]))
