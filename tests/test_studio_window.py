@@ -85,6 +85,44 @@ def test_sweep_fills_the_rate_quality_plot_without_editing(make_studio, qtbot):
     assert doc.revision == revision and doc.layout.state().equals(layout)
 
 
+def test_keyboard_shortcuts_reach_the_actions_from_the_canvas(make_studio, qtbot):
+    from PySide6.QtCore import Qt
+
+    win = make_studio(tokens=32, steps=0)
+    doc = win.document
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)  # shortcuts only fire in the active window
+    win.canvas.native.setFocus()
+    qtbot.keyClick(win.canvas.native, Qt.Key_B)
+    assert win.interaction.mode == Mode.BRUSH
+    radius = doc.settings.brush_radius
+    qtbot.keyClick(win.canvas.native, Qt.Key_BracketRight)
+    assert doc.settings.brush_radius == pytest.approx(radius * 1.25)
+    assert win.toolbar.brush.value() == pytest.approx(round(radius * 1.25))
+    doc.layout.select([0])
+    qtbot.keyClick(win.canvas.native, Qt.Key_Delete)
+    assert doc.layout.deleted()[0]
+    qtbot.keyClick(win.canvas.native, Qt.Key_Z, Qt.ControlModifier)
+    assert not doc.layout.deleted().any()
+
+
+def test_inspector_edits_one_token_numerically_as_one_undo_step(make_studio, qtbot):
+    win = make_studio(tokens=32, steps=0)
+    doc = win.document
+    g0 = doc.layout.geometry()
+    doc.layout.select([5])
+    spin = win.inspector.spins["sigma_x"]
+    spin.setValue(spin.value() + 4.0)
+    win.inspector.spins["rho"].setValue(0.5)
+    g1 = doc.layout.geometry()
+    assert np.flatnonzero((g1 != g0).any(axis=1)).tolist() == [5]
+    assert doc.plane.sigmas_px(g1[5:6])[0, 0] == pytest.approx(doc.plane.sigmas_px(g0[5:6])[0, 0] + 4.0, abs=0.01)
+    assert g1[5, 2] == pytest.approx(0.5) and len(doc.history) == 2
+    doc.history.undo()
+    doc.history.undo()
+    assert np.array_equal(doc.layout.geometry(), g0)
+
+
 def test_pan_and_zoom_are_shared_by_both_views(make_studio, qtbot):
     win = make_studio(tokens=16, steps=0)
     left, right = win.canvas.left.camera, win.canvas.right.camera
