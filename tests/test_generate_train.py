@@ -31,6 +31,8 @@ def test_cli_extract_and_train_both_generators(tmp_path, capsys):
     assert TokenSet.load(tmp_path / "tok" / index["files"][0]).tokens.shape == (1, N, 5 + C)
     small = ["--steps", "2", "--batch", "2", "--tokens", str(N), "--classes", "2"]
     assert cli("train", "texture", "--data", tmp_path / "tok", "--out", tmp_path / "tex", *small) == 0
+    tune = ["--steps", "1", "--classes", "2", "--init", tmp_path / "tex" / "model.safetensors"]
+    assert cli("train", "texture", "--data", tmp_path / "tok", "--out", tmp_path / "tune", *tune) == 0  # fine-tuning
     assert cli("train", "layout", "--data", data, "--out", tmp_path / "lay", "--examples", "3", *small) == 0
     assert cli("train", "layout", "--out", tmp_path / "lay", "--resume", "--steps", "3") == 0
     rows = [json.loads(line) for line in (tmp_path / "lay" / "metrics.jsonl").read_text().splitlines()]

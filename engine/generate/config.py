@@ -128,7 +128,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     # Bundled CPU models.
     "layout-tiny": GeneratorConfig(kind="layout", in_channels=5, cond_channels=0, depth=4, hidden_size=96,
                                    num_heads=4, num_classes=1, learn_sigma=False, name="layout-tiny"),
-    "texture-tiny": GeneratorConfig(kind="texture", in_channels=21, depth=4, hidden_size=192, num_heads=4,
+    "texture-tiny": GeneratorConfig(kind="texture", in_channels=21, depth=4, hidden_size=128, num_heads=4,
                                     num_classes=1, learn_sigma=False, name="texture-tiny"),
 }
 

@@ -49,6 +49,7 @@ class GenTrainConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     examples: int = 2000  # layout: augmented crops to partition
+    init: str = ""  # start from this generator file's weights (same shape; fine-tuning)
     ema_beta: float = 0.999
     ema_update_after: int = 100
     seed: int = 0
@@ -157,6 +158,11 @@ class GeneratorTrainer:
         else:
             self.x1, self.cond = to_data(self.mcfg, torch.from_numpy(self.arrays["tokens"]).float(), g), g
         self.labels = torch.from_numpy(self.arrays["labels"]).long()
+        if self.cfg.init and not self.start:
+            from .checkpoint import load_generator
+
+            self.model.load_state_dict(load_generator(self.cfg.init, self.mcfg).state_dict())
+            self.ema = EMA(self.model, self.cfg.ema_beta, 1, self.cfg.ema_update_after, 2 / 3)
         if self.start:
             state = load_checkpoint(self.out / "checkpoints" / LATEST)
             self.model.load_state_dict(state["model"])
