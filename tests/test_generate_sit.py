@@ -32,7 +32,8 @@ def tokens_first(a):
 
 def test_official_yaml_gives_the_fixture_shape():
     cfg = from_official_yaml(YAML)
-    assert (cfg.tokens, cfg.in_channels, cfg.hidden_size, cfg.depth, cfg.num_heads, cfg.num_classes) == (32, 13, 64, 2, 4, 10)
+    shape = (cfg.tokens, cfg.in_channels, cfg.hidden_size, cfg.depth, cfg.num_heads, cfg.num_classes)
+    assert shape == (32, 13, 64, 2, 4, 10)
     assert cfg.learn_sigma and cfg.cond_channels == 5 and cfg.texture_channels == 8 and cfg.null_class == 10
 
 

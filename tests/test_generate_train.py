@@ -42,5 +42,6 @@ def test_cli_extract_and_train_both_generators(tmp_path, capsys):
     assert tex.config.in_channels == 5 + C and len(tex.config.means) == 5 + C and tex.config.num_classes == 2
     assert lay.config.kind == "layout" and lay.config.tokens == N and lay.config.stds[2] == 1.0  # rho is constant
     capsys.readouterr()
-    assert cli("train", "texture", "--data", tmp_path / "tok", "--out", tmp_path / "tex2", "--preset", "layout-tiny") == 2
+    wrong = ["--out", tmp_path / "tex2", "--preset", "layout-tiny"]
+    assert cli("train", "texture", "--data", tmp_path / "tok", *wrong) == 2
     assert "is a layout model" in capsys.readouterr().err

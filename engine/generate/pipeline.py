@@ -45,7 +45,8 @@ def check_compatible(texture_model: Generator, tokenizer: GPSTokenizer) -> None:
         raise GPSTokenError(f"the texture generator makes tokens with {t.texture_channels} texture channels; "
                             f"the tokenizer needs {k.gps_c}")
     if t.tile != k.tile_size:
-        raise GPSTokenError(f"the texture generator works on {t.tile}-px tiles; the tokenizer on {k.tile_size}-px tiles")
+        raise GPSTokenError(f"the texture generator works on {t.tile}-px tiles; "
+                            f"the tokenizer on {k.tile_size}-px tiles")
 
 
 def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int] | int = 0, count: int = 1,
@@ -60,8 +61,8 @@ def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int
 
     Layouts: ``layouts`` (one Partition per image, or one for all), else sampled by ``layout_model``
     and calibrated. ``keep=(tokens [T,N,5+C], mask [T,N])`` keeps those tokens of the (single given)
-    layout. ``decode=False`` skips the tokenizer's decoder. ``callback(image_index, step, tokens)`` reports stage-2 progress. Image ``i`` uses seed
-    ``seed + i``, so results do not depend on ``count``.
+    layout. ``decode=False`` skips the tokenizer's decoder. ``callback(image_index, step, tokens)``
+    reports stage-2 progress. Image ``i`` uses seed ``seed + i``, so results do not depend on ``count``.
     """
     check_compatible(texture_model, tokenizer)
     y = check_labels(labels, count, texture_model.config.num_classes).tolist()

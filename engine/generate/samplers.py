@@ -38,9 +38,9 @@ def sample(velocity: VelocityFn, noise: torch.Tensor, method: str = "ode", steps
     """Integrate from ``noise`` at t = 0 to data at t = 1 with the named ``method`` (see module doc)."""
     if method not in METHODS:
         raise GPSTokenError(f"sampler must be one of {', '.join(METHODS)}, got {method!r}")
-    if method != "ode" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < (2 if method == "sde" else 1)):
-        raise GPSTokenError(f"steps must be an integer >= {2 if method == 'sde' else 1} for the {method} sampler, "
-                            f"got {steps!r}")
+    least = 2 if method == "sde" else 1
+    if method != "ode" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < least):
+        raise GPSTokenError(f"steps must be an integer >= {least} for the {method} sampler, got {steps!r}")
     hooks = dict(callback=callback, cancel=cancel, project=project)
     if method == "euler":
         return euler(velocity, noise, steps, **hooks)

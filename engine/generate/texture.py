@@ -44,7 +44,8 @@ def sample_tokens(model: Generator, g_init: np.ndarray | torch.Tensor, labels: n
     if keep is not None:
         kept_tokens, mask = (torch.as_tensor(np.asarray(a)) if not torch.is_tensor(a) else a for a in keep)
         kept_tokens, mask = kept_tokens.to(device, torch.float32), mask.to(device).bool()
-        if tuple(kept_tokens.shape) != (*g.shape[:2], 5 + cfg.texture_channels) or tuple(mask.shape) != tuple(g.shape[:2]):
+        want = (*g.shape[:2], cfg.in_channels)
+        if tuple(kept_tokens.shape) != want or tuple(mask.shape) != tuple(g.shape[:2]):
             raise GPSTokenError(f"kept tokens must be [M,N,{5 + cfg.texture_channels}] with a mask [M,N] "
                                 f"matching the layouts {tuple(g.shape[:2])}")
         kept = KeepTokens(to_data(cfg, kept_tokens, g), mask, noise)
