@@ -15,6 +15,7 @@ COMMANDS = {
     "fit": "fit_cmd",
     "extract": "extract_cmd",
     "generate": "generate_cmd",
+    "train": "train_cmd",
     "encode": "encode_cmd",
     "decode": "decode_cmd",
     "reconstruct": "reconstruct_cmd",
