@@ -194,3 +194,18 @@ def test_cli_generate_bad_input_is_one_line(tmp_path, model_files, capsys):
     assert cli("generate", *args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "texture channels; the tokenizer needs 8" in err
+
+
+BUNDLED = [Path(__file__).parents[1] / "assets" / "models" / f"{name}.safetensors"
+           for name in ("default", "layout_tiny", "texture_tiny")]
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in BUNDLED), reason="bundled models not present")
+def test_cli_generate_with_the_bundled_models(tmp_path, capsys):
+    assert cli("generate", "--out", tmp_path, "--quiet", "--seed", "1") == 0
+    image = tmp_path / "000000.png"
+    from gpstoken.io.images import load_image
+
+    assert load_image(image).shape == (256, 256, 3)
+    ts = TokenSet.load(tmp_path / "000000.npz")
+    assert_valid_partition(regions_to_pixels(ts.regions[0]))

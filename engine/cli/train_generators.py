@@ -38,6 +38,7 @@ def _add_common(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, as the paper)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", metavar="CKPT", help="start from this generator's weights (same shape): fine-tuning")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when present)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (a larger --steps extends it)")
 
 
@@ -65,6 +66,6 @@ def _run(args: argparse.Namespace, kind: str, extra: dict) -> int:
         config = GenTrainConfig(model=model.to_dict(), data=args.data or "", steps=args.steps or 2000, batch=args.batch,
                                 lr=args.lr, seed=args.seed, init=args.init or "", **extra)
     trainer = GeneratorTrainer(args.out, config, resume=args.resume, steps=args.steps if args.resume else None,
-                               on_event=lambda row: print(json.dumps(row), flush=True))
+                               on_event=lambda row: print(json.dumps(row), flush=True), device=args.device)
     print(json.dumps(trainer.run()))
     return 0

@@ -107,8 +107,12 @@ class GeneratorTrainer:
     """One layout or texture training run (new or resumed) in ``out``."""
 
     def __init__(self, out: str | Path, config: GenTrainConfig | None = None, resume: bool = False,
-                 steps: int | None = None, on_event: Callable[[dict], None] | None = None) -> None:
+                 steps: int | None = None, on_event: Callable[[dict], None] | None = None,
+                 device: str | torch.device | None = None) -> None:
+        from ..settings import default_device
+
         self.out = Path(out)
+        self.device = torch.device(device) if device else default_device()
         self.on_event = on_event
         self.stop = _StopFlag()
         cfg_path = self.out / CONFIG_FILE
@@ -140,6 +144,20 @@ class GeneratorTrainer:
         with atomic_path(self.out / CONFIG_FILE) as tmp:
             tmp.write_text(json.dumps(self.cfg.to_dict(), indent=1))
 
+    def _trim_metrics(self) -> None:
+        """Drop rows past the resumed step (written after the last checkpoint of a killed run)."""
+        path = self.out / METRICS_FILE
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= self.start:
+                    keep.append(line)
+            except (ValueError, KeyError):
+                continue  # a torn last line
+        path.write_text("".join(k + "\n" for k in keep))
+
     def _event(self, event: str, **fields: Any) -> None:
         row = {"time": round(time.time(), 3), "event": event, **fields}
         with open(self.out / EVENTS_FILE, "a") as fh:
@@ -149,22 +167,23 @@ class GeneratorTrainer:
 
     def _setup(self) -> None:
         torch.manual_seed(self.cfg.seed)
-        self.model = Generator(self.mcfg)
+        self.model = Generator(self.mcfg).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
         self.ema = EMA(self.model, self.cfg.ema_beta, 1, self.cfg.ema_update_after, 2 / 3)
-        g = torch.from_numpy(self.arrays["g_init"]).float()
+        g = torch.from_numpy(self.arrays["g_init"]).float().to(self.device)
         if self.mcfg.kind == "layout":
             self.x1, self.cond = to_data(self.mcfg, g), None
         else:
-            self.x1, self.cond = to_data(self.mcfg, torch.from_numpy(self.arrays["tokens"]).float(), g), g
-        self.labels = torch.from_numpy(self.arrays["labels"]).long()
+            tokens = torch.from_numpy(self.arrays["tokens"]).float().to(self.device)
+            self.x1, self.cond = to_data(self.mcfg, tokens, g), g
+        self.labels = torch.from_numpy(self.arrays["labels"]).long().to(self.device)
         if self.cfg.init and not self.start:
             from .checkpoint import load_generator
 
-            self.model.load_state_dict(load_generator(self.cfg.init, self.mcfg).state_dict())
+            self.model.load_state_dict(load_generator(self.cfg.init, self.mcfg, self.device).state_dict())
             self.ema = EMA(self.model, self.cfg.ema_beta, 1, self.cfg.ema_update_after, 2 / 3)
         if self.start:
-            state = load_checkpoint(self.out / "checkpoints" / LATEST)
+            state = load_checkpoint(self.out / "checkpoints" / LATEST)  # tensors on the CPU
             self.model.load_state_dict(state["model"])
             self.ema.load_state_dict(state["ema"])
             self.opt.load_state_dict(state["opt"])
@@ -172,12 +191,13 @@ class GeneratorTrainer:
 
     def _step(self) -> float:
         cfg, mcfg = self.cfg, self.mcfg
-        idx = torch.randint(0, self.x1.shape[0], (cfg.batch,))
+        idx = torch.randint(0, self.x1.shape[0], (cfg.batch,)).to(self.device)
         y = self.labels[idx]
-        y = torch.where(torch.rand(cfg.batch) < mcfg.class_dropout, torch.full_like(y, mcfg.null_class), y)
+        drop = torch.rand(cfg.batch).to(self.device) < mcfg.class_dropout
+        y = torch.where(drop, torch.full_like(y, mcfg.null_class), y)
         cond = None
         if self.cond is not None:
-            cond = self.cond[idx] + mcfg.cond_noise * torch.randn(self.cond[idx].shape)
+            cond = self.cond[idx] + mcfg.cond_noise * torch.randn(self.cond[idx].shape).to(self.device)
         self.model.train()
         loss = velocity_loss(lambda xt, t: self.model(xt, t, y, cond), self.x1[idx])
         self.opt.zero_grad(set_to_none=True)
@@ -198,8 +218,10 @@ class GeneratorTrainer:
     def run(self) -> dict[str, Any]:
         """Train to ``steps`` or a stop request; returns ``{"step", "status", "loss"}``."""
         self._setup()
+        self._trim_metrics()
         cfg = self.cfg
-        self._event("started", step=self.start, steps=cfg.steps, kind=self.mcfg.kind, examples=int(self.x1.shape[0]))
+        self._event("started", step=self.start, steps=cfg.steps, kind=self.mcfg.kind, examples=int(self.x1.shape[0]),
+                    device=str(self.device))
         step, status, losses, tick = self.start, "finished", [], time.perf_counter()
         with self.stop:
             while step < cfg.steps:
