@@ -189,6 +189,7 @@ class _Problem:
     weight_sum: float
     g_init: torch.Tensor  # [M, 5] merged
     geometry_locked: torch.Tensor  # bool [M, 1]
+    mu_scale: torch.Tensor  # [M, 2]: g_init's sigmas, the unit of a centre parameter
 
     @classmethod
     def build(cls, image, layout, weight, locked, opts, device) -> "_Problem":
@@ -209,24 +210,21 @@ class _Problem:
             lock[:] = True
         g_init = torch.from_numpy(layout.merge(layout.g_init))
         return cls(layout, opts, device, target.to(device), wmap.to(device), float(wmap.sum()),
-                   g_init.to(device), lock[:, None].to(device))
+                   g_init.to(device), lock[:, None].to(device), g_init[:, [SX, SY]].clamp_min(1e-4).to(device))
 
     # --- parameterisation -----------------------------------------------------------------------
-
-    def _mu_scale(self) -> torch.Tensor:
-        return self.g_init[:, [SX, SY]].clamp_min(1e-4)
 
     def encode_geometry(self, g: torch.Tensor) -> torch.Tensor:
         sig = g[:, [SX, SY]].clamp(SIGMA_MIN, SIGMA_MAX)
         rho = g[:, [RHO]].clamp(-RHO_MAX, RHO_MAX)
         mu = g[:, [MX, MY]].clamp(-MU_MAX, MU_MAX)
-        return torch.cat([torch.logit(sig), torch.atanh(rho), torch.atanh(mu) / self._mu_scale()], dim=1)
+        return torch.cat([torch.logit(sig), torch.atanh(rho), torch.atanh(mu) / self.mu_scale], dim=1)
 
     def decode_geometry(self, p: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         g = torch.cat([
             torch.sigmoid(p[:, 0:2]).clamp(SIGMA_MIN, SIGMA_MAX),
             torch.tanh(p[:, 2:3]).clamp(-RHO_MAX, RHO_MAX),
-            torch.tanh(p[:, 3:5] * self._mu_scale()),
+            torch.tanh(p[:, 3:5] * self.mu_scale),
         ], dim=1)
         return torch.where(self.geometry_locked, fixed, g)
 
