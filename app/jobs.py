@@ -31,6 +31,7 @@ class Job:
     revision: int
     run: Callable[["Job"], Any]
     supersedes: frozenset = frozenset()
+    owner: object = None  # what the job is for (the document): receivers drop results of other owners
     id: int = field(default_factory=lambda: next(_ids))
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _events: "queue.Queue | None" = field(default=None, repr=False)

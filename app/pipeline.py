@@ -126,10 +126,11 @@ class Pipeline(QObject):
             return
         engine = self.engine
         if want == FAST:  # an edit in progress makes a running full path stale: cancel it
-            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL, SWEEP}))
+            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL, SWEEP}),
+                      owner=doc)
         else:
             job = Job(FULL, doc.revision, lambda j: engine.full(request, j.progress, j.cancelled, j.partial),
-                      supersedes=frozenset({FAST, SWEEP}))
+                      supersedes=frozenset({FAST, SWEEP}), owner=doc)
         self.scheduler.submit(job)
 
     def _request(self, doc: Document) -> EngineRequest:
@@ -165,21 +166,25 @@ class Pipeline(QObject):
                                               tiles=state.tiles, locks=state.locks, previous=None)
                 job.partial(engine.full(request, lambda f, m: None, job.cancelled, lambda r: None))
 
-        self.scheduler.submit(Job(SWEEP, doc.revision, run))
+        self.scheduler.submit(Job(SWEEP, doc.revision, run, owner=doc))
 
     def _submit_layout(self) -> None:
         doc = self.doc
         s = doc.settings
         bias = doc.bias_for_partition()
         self.message.emit("Partitioning...")
-        run = lambda j: (doc, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))  # noqa: E731
-        self.scheduler.submit(Job(LAYOUT, doc.revision, run))
+        run = lambda j: doc.partitions.layout(s.tokens_per_tile, s.lam, bias)  # noqa: E731
+        self.scheduler.submit(Job(LAYOUT, doc.revision, run, owner=doc))
 
     # --- results --------------------------------------------------------------------------------
 
+    def _mine(self, job: Job) -> bool:
+        """The job was made for the open document at its current revision."""
+        return self.doc is not None and job.owner is self.doc and job.revision == self.doc.revision
+
     def _current(self, job: Job, result: Result) -> bool:
         doc = self.doc
-        if doc is None:
+        if doc is None or job.owner is not doc:
             return False
         if job.kind == FULL:
             return job.revision == doc.revision
@@ -189,7 +194,7 @@ class Pipeline(QObject):
 
     def _on_partial(self, job: Job, result: Result) -> None:
         if job.kind == SWEEP:
-            if job.revision == self.doc.revision:
+            if self._mine(job):
                 self.sweep_point.emit(result)
             return
         if job.kind == FULL and self._current(job, result):
@@ -201,10 +206,9 @@ class Pipeline(QObject):
             self.message.emit("sweep finished")
             return
         if job.kind == LAYOUT:
-            doc, state = value
-            if doc is self.doc and not len(doc.layout):
-                doc.reset_layout(state)
-                self.message.emit(f"{len(state)} tokens")
+            if job.owner is self.doc and not len(self.doc.layout):
+                self.doc.reset_layout(value)
+                self.message.emit(f"{len(value)} tokens")
             return
         if not self._current(job, value):
             return
@@ -219,8 +223,9 @@ class Pipeline(QObject):
             self.doc.set_result(value)
 
     def _on_failed(self, job: Job, message: str) -> None:
-        self.message.emit(f"{job.kind} failed: {message}")
+        if job.owner is self.doc:
+            self.message.emit(f"{job.kind} failed: {message}")
 
     def _on_progress(self, job: Job, fraction: float, message: str) -> None:
-        if job.kind in (FULL, SWEEP) and self.doc is not None and job.revision == self.doc.revision:
+        if job.kind in (FULL, SWEEP) and self._mine(job):
             self.progress.emit(fraction, message)

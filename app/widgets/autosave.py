@@ -25,7 +25,7 @@ def recovery_path() -> Path:
 class Autosaver(QObject):
     """Snapshots on the GUI thread, writes on a background thread; one write at a time."""
 
-    saved = Signal(str)
+    saved = Signal(str)  # status text; emitted from the writer thread, so connect QObject methods only
     failed = Signal(str)
 
     def __init__(self, interval_s: float = 30.0, parent: QObject | None = None) -> None:
@@ -68,7 +68,7 @@ class Autosaver(QObject):
         try:
             with self._lock:
                 save_project(data, self.path)
-            self.saved.emit(str(self.path))
+            self.saved.emit(f"autosaved to {self.path}")
         except Exception as exc:  # a failed autosave must never take the editor down
             self.failed.emit(f"autosave failed: {exc}")
 

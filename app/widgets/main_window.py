@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.pipeline.progress.connect(self.status.set_progress)
         self.pipeline.full_result.connect(self._on_full_result)
         self.pipeline.sweep_point.connect(lambda r: self.rate_plot.add_result(r, current=False))
-        self.autosaver.saved.connect(lambda p: self.status.set_message(f"autosaved to {p}"))
+        self.autosaver.saved.connect(self.status.set_message)
         self.autosaver.failed.connect(self.status.set_message)
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
         tb.engine.currentTextChanged.connect(self.set_engine)
