@@ -115,8 +115,10 @@ def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike,
             skipped += 1
             continue
         layout, tokens = encode_image(tokenizer, image, tokens_per_tile=tokens_per_tile)
-        rel = path.relative_to(root) if root.is_dir() else Path(path.name)
-        name = "__".join(rel.with_suffix("").parts) + ".npz"
+        if root.is_dir():
+            name = "__".join(path.relative_to(root).with_suffix("").parts) + ".npz"
+        else:  # list files may name equal file names in different folders
+            name = f"{i:06d}_{path.stem}.npz"
         token_set_from_partition(layout, tokens).save(out_dir / name)
         written.append(name)
         kept_labels.append(label)

@@ -118,7 +118,8 @@ def sde(velocity: VelocityFn, noise: torch.Tensor, steps: int, generator: torch.
         hooks.check()
         dt = t_next - t
         f, d = drift(x, t)
-        w = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        w = torch.randn(x.shape, generator=generator, dtype=x.dtype,
+                        device=x.device if generator is None else generator.device).to(x.device)
         x = hooks.done(x + f * dt + torch.sqrt(2 * d) * w * math.sqrt(dt), t_next)
     hooks.check()
     f, _ = drift(x, t1)

@@ -24,10 +24,11 @@ def velocity_loss(velocity: VelocityFn, x1: torch.Tensor, generator: torch.Gener
                   noise: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error between the model's velocity at a random path point and the path's velocity
     (uniform t in [0, 1), standard normal noise unless given)."""
+    device = x1.device if generator is None else generator.device
     if noise is None:
-        noise = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+        noise = torch.randn(x1.shape, generator=generator, device=device, dtype=x1.dtype).to(x1.device)
     if t is None:
-        t = torch.rand(x1.shape[0], generator=generator, device=x1.device)
+        t = torch.rand(x1.shape[0], generator=generator, device=device).to(x1.device)
     xt, ut = interpolate(noise, x1, t)
     return ((velocity(xt, t) - ut) ** 2).mean()
 
