@@ -123,6 +123,18 @@ def test_inspector_edits_one_token_numerically_as_one_undo_step(make_studio, qtb
     assert np.array_equal(doc.layout.geometry(), g0)
 
 
+def test_dropping_an_image_file_opens_it(make_studio, qtbot):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    win = make_studio(image=None, tokens=16, steps=0)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(GOLDEN / "coffee.png"))])
+    win.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    wait_idle(win)
+    assert win.document.image_path.name == "coffee.png" and len(win.document.layout) == 16
+
+
 def test_pan_and_zoom_are_shared_by_both_views(make_studio, qtbot):
     win = make_studio(tokens=16, steps=0)
     left, right = win.canvas.left.camera, win.canvas.right.camera
