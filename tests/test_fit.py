@@ -336,8 +336,10 @@ def test_cli_writes_reconstruction_tokens_and_metrics(img64, tmp_path, capsys):
     # re-fit from the token file, grid init, and a clear error for a bad count
     assert main(["fit", str(tmp_path / "in.png"), "--init", str(tmp_path / "t.npz"), "--steps", "2", "--quiet",
                  "--out", str(tmp_path / "r2.png")]) == 0
+    capsys.readouterr()
     assert main(["fit", str(tmp_path / "in.png"), "--tokens", "9", "--init", "grid", "--steps", "2", "--quiet",
-                 "--out", str(tmp_path / "r3.png")]) == 0
+                 "--out", str(tmp_path / "r3.png"), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["fit"]["init"] == "grid"
     assert main(["fit", str(tmp_path / "in.png"), "--tokens", "5000", "--quiet", "--out", str(tmp_path / "x.png")]) == 2
     assert "tokens per tile" in capsys.readouterr().err
 
