@@ -68,7 +68,7 @@ def test_two_x_steps_equal_x_steps_then_resume_x_steps(tmp_path, data):
 def test_extend_adds_steps_and_a_foreign_config_is_refused(tmp_path, data):
     run = tmp_path / "run"
     train_tokenizer(spec(run, data, micro(steps=2)))
-    assert train_tokenizer(RunSpec(out=run, resume=True))["step"] == 4  # the failed attempt's total stays
+    assert train_tokenizer(RunSpec(out=run, resume=True, extend=2))["step"] == 4
     with pytest.raises(GPSTokenError, match="does not fit the run.*lr"):
         train_tokenizer(RunSpec(out=run, resume=True, config=micro(lr=0.5), extend=1))
     with pytest.raises(GPSTokenError, match="already holds a run"):

@@ -3,12 +3,13 @@
 ``build_bundled_data(out_dir)`` writes PNGs and two list files, ``train.txt`` and ``heldout.txt``
 (evaluation images never trained on). Everything is made offline from packages we depend on, and
 the procedural images come from fixed seeds, so the set is the same on every machine.
-Command line: ``python -m gpstoken.train.bundled_data OUT_DIR``.
+Command line: ``python -m gpstoken.train.bundled_data [OUT_DIR]``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,11 @@ _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".
 _WORDS = ("gaussian token image pixel render encode decode spatial adaptive layout texture entropy region "
           "tile sigma rho the quick brown fox jumps over lazy dog GPSToken 2025 NeurIPS 0123456789 ABC XYZ "
           "hello world invoice total $42.00 page 17 chapter one figure table").split()
+
+
+def default_data_dir() -> Path:
+    """Where the bundled set is built by default: $GPSTOKEN_TRAIN_DATA or ~/.cache/gpstoken/bundled_train."""
+    return Path(os.environ.get("GPSTOKEN_TRAIN_DATA", Path.home() / ".cache" / "gpstoken" / "bundled_train"))
 
 
 def skimage_data_dir() -> Path:
@@ -128,7 +134,8 @@ def build_bundled_data(out_dir: str | Path) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the bundled tokenizer training set.")
-    parser.add_argument("out_dir", help="folder to write (images/, train.txt, heldout.txt)")
+    parser.add_argument("out_dir", nargs="?", default=str(default_data_dir()),
+                        help="folder to write (images/, train.txt, heldout.txt); default %(default)s")
     args = parser.parse_args(argv)
     lists = build_bundled_data(args.out_dir)
     print(f"{len(lists['train'])} training and {len(lists['heldout'])} held-out images in {args.out_dir}")

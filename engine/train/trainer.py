@@ -290,22 +290,18 @@ class Trainer:
     # --- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, float]:
-        """Mean PSNR/SSIM of the EMA model on the held-out tiles; writes a sample grid as a side effect."""
+        """Mean PSNR/SSIM of the EMA model on the held-out tiles; keeps the sample rows for the grid."""
         from ..metrics import psnr, ssim
-        from ..models.pipeline import inference_context, to_uint8
+        from .evaluate import reconstruct_tile
 
         self._load_ema_into_eval()
         scores, rows = [], []
         for i, (image, g, r) in enumerate(self.eval_set):
-            x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(127.5).sub(1)
-            with inference_context(self.device, self.cfg.precision):
-                tokens = self.eval_model.encode(x, torch.from_numpy(g)[None], torch.from_numpy(r)[None])
-                recon = self.eval_model.decode(tokens.float(), (1, 1), "merged")
-            out = to_uint8(recon[0].float().cpu().numpy())
+            out, tokens = reconstruct_tile(self.eval_model, image, g, r, self.cfg.precision)
             if i < self.cfg.eval_images:
                 scores.append((psnr(image, out), ssim(image, out)))
             if i < self.cfg.sample_images:
-                rows.append((image, g, out, tokens[0].float().cpu().numpy()))
+                rows.append((image, g, out, tokens))
         self._last_rows = rows
         p, s = np.mean(scores, axis=0) if scores else (float("nan"), float("nan"))
         return {"psnr": float(p), "ssim": float(s)}
