@@ -85,3 +85,13 @@ def test_yaml_config_overrides_a_preset_and_bad_fields_are_errors(tmp_path):
     with pytest.raises(GPSTokenError, match="crop"):
         TrainConfig(model=TRAIN_PRESETS["micro"].model, crop=64)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_worker_processes_give_the_same_batches_as_the_main_process(tmp_path):
+    from gpstoken.train.data import make_loader
+
+    paths = list_images(make_images(tmp_path)).paths
+    ds = TokenizerDataset(paths, crop=32, tokens=16, resize=40, min_size=4)
+    batches = [list(make_loader(ds, StepBatches(len(paths), 2, 0, 3, seed=5), workers=w)) for w in (0, 2)]
+    for a, b in zip(*batches):
+        assert all(torch.equal(a[k], b[k]) for k in ("image", "g_init", "regions"))
