@@ -30,7 +30,7 @@ varying float v_fill;
 
 void main() {
     vec2 axes = max(a_axes, vec2(1e-6));
-    vec2 p = a_corner * (axes + vec2(u_pixel * (0.5 * u_width + 1.0)));
+    vec2 p = a_corner * (axes + vec2(u_pixel * (0.5 * u_width + 0.5)));  // exactly the anti-aliased edge
     vec2 q = vec2(a_rot.x * p.x - a_rot.y * p.y, a_rot.y * p.x + a_rot.x * p.y) + a_center;
     v_local = p;
     v_axes = axes;
