@@ -91,12 +91,12 @@ class ModelEngine:
         """Encode tile by tile (any number of tokens per tile); tokens come back merged, in row order."""
         import torch
 
-        from gpstoken.models.pipeline import _tile_batch, inference_context
+        from gpstoken.models.pipeline import image_tiles, inference_context
 
         self._check_plane(request)
         model, plane = self.model, request.plane
         grid = plane.tile_grid
-        tiles = _tile_batch(request.image, grid, model.config.tile_size)
+        tiles = image_tiles(request.image, grid, model.config.tile_size)
         th, tw = plane.tile_hw
         out = np.zeros((len(request.rows), 5 + model.config.gps_c), np.float32)
         with inference_context(model.device, "auto"):

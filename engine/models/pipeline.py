@@ -131,4 +131,3 @@ def image_tiles(image: np.ndarray, tile_grid: tuple[int, int], tile: int) -> tor
     return x.reshape(rows * cols, 3, tile, tile)
 
 
-_tile_batch = image_tiles  # the editor's model engine imports this older name; remove once it uses image_tiles
