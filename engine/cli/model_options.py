@@ -37,15 +37,20 @@ def add_model_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def load_model(args: argparse.Namespace) -> GPSTokenizer:
-    """The tokenizer named by ``--model``/``--config`` (or the default model) on ``--device``."""
-    from ..models import load_tokenizer
+def model_path(args: argparse.Namespace) -> Path:
+    """The checkpoint of ``--model``, else the default model's."""
     from ..models.default_model import default_model_path
 
     if args.model is None and args.config is not None:
         raise GPSTokenError("--config needs --model (the default model carries its own config)")
-    path = Path(args.model) if args.model is not None else default_model_path()
-    return load_tokenizer(path, args.config, device=resolve_device(args.device))
+    return Path(args.model) if args.model is not None else default_model_path()
+
+
+def load_model(args: argparse.Namespace) -> GPSTokenizer:
+    """The tokenizer named by ``--model``/``--config`` (or the default model) on ``--device``."""
+    from ..models import load_tokenizer
+
+    return load_tokenizer(model_path(args), args.config, device=resolve_device(args.device))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import GPSTokenError
 from ..io.atomic import atomic_path
 from .model_options import (IMAGE_SUFFIXES, SIZE_POLICY, add_model_options, check_output, json_number, load_model,
-                            precision, progress, write_recon)
+                            model_path, precision, progress, write_recon)
 
 if TYPE_CHECKING:
     from ..models import GPSTokenizer
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             per_image[source.name] = metrics[-1] | facts
             bar.update(1 if folder else len(STAGES) - bar.n)
     run_facts = {
-        "model": args.model or "default", "config": model.config.name, "device": str(model.device),
+        "model": str(model_path(args)), "config": model.config.name, "device": str(model.device),
         "precision": precision(args), "seconds": round(time.perf_counter() - started, 3),
     }
     if args.json:
