@@ -98,3 +98,14 @@ def test_tensor_round_trip_is_exact_for_uint8():
     t = image_to_tensor(a)
     assert t.shape == (3, 8, 9) and float(t.min()) >= -1 and float(t.max()) <= 1
     np.testing.assert_array_equal(tensor_to_image(t), a)
+
+
+def test_loaded_arrays_are_writable_and_saved_files_follow_the_umask(tmp_path):
+    import os
+
+    a = np.full((4, 4, 3), 9, np.uint8)
+    save_image(tmp_path / "w.png", a)
+    assert load_image(tmp_path / "w.png").flags.writeable
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "w.png").stat().st_mode & 0o777 == 0o666 & ~umask

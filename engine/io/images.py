@@ -61,8 +61,7 @@ def pil_to_rgb(im: Image.Image) -> np.ndarray:
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, im)
-    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb)
+    return np.array(im.convert("RGB"), dtype=np.uint8)  # a writable copy
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
