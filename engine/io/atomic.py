@@ -23,14 +23,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp_path, _new_file_mode())  # mkstemp makes 0600; a plain open() would follow the umask
+        os.chmod(tmp_path, _NEW_FILE_MODE)  # mkstemp makes 0600; a plain open() would follow the umask
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def _new_file_mode() -> int:
-    umask = os.umask(0)
+def _read_umask() -> int:
+    umask = os.umask(0)  # the only way to read it; done once at import, before worker threads exist
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()
