@@ -37,6 +37,7 @@ _EXPORTS = {
     "GeneratorConfig": "gpstoken.generate",
     "load_generator": "gpstoken.generate",
     "save_generator": "gpstoken.generate",
+    "train_tokenizer": "gpstoken.train",
 }
 
 
