@@ -95,3 +95,12 @@ def test_worker_processes_give_the_same_batches_as_the_main_process(tmp_path):
     batches = [list(make_loader(ds, StepBatches(len(paths), 2, 0, 3, seed=5), workers=w)) for w in (0, 2)]
     for a, b in zip(*batches):
         assert all(torch.equal(a[k], b[k]) for k in ("image", "g_init", "regions"))
+
+
+def test_bundled_set_is_deterministic_and_keeps_heldout_images_out_of_training():
+    from gpstoken.train import bundled_data as bd
+
+    a, b = bd.render_procedural(7, 64), bd.render_procedural(7, 64)
+    assert a.shape == (64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert not set(bd.REAL_TRAIN) & set(bd.REAL_HELDOUT)
+    assert all((bd.skimage_data_dir() / name).is_file() for name in bd.REAL_TRAIN + bd.REAL_HELDOUT)
