@@ -209,3 +209,12 @@ def test_cli_generate_with_the_bundled_models(tmp_path, capsys):
     assert load_image(image).shape == (256, 256, 3)
     ts = TokenSet.load(tmp_path / "000000.npz")
     assert_valid_partition(regions_to_pixels(ts.regions[0]))
+
+
+def test_gpstoken_generate_stays_callable_after_its_package_is_imported():
+    import importlib
+
+    import gpstoken
+
+    importlib.import_module("gpstoken.generate")
+    assert callable(gpstoken.generate) and gpstoken.load_generator is gpstoken.generate.load_generator
