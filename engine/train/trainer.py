@@ -132,7 +132,7 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def _pick_device(name: str | None, dist: "_Dist | None" = None) -> torch.device:
+def _pick_device(name: str | None) -> torch.device:
     from ..settings import default_device
 
     device = torch.device(name) if name else default_device()
@@ -189,14 +189,11 @@ class Trainer:
 
     def _setup(self) -> None:
         from ..models import GPSTokenizer
-        from ..settings import set_threads
 
         cfg = self.cfg
         self.dist = _Dist(self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        else:
-            set_threads(None)
         images = list_images(self.sources["data"])
         heldout = list_images(self.sources["heldout"]).paths if self.sources.get("heldout") else None
         train_paths = images.paths
