@@ -1,7 +1,7 @@
 """Per-image fitting benchmark: speed at 256x256 and the warm-start re-fit after moving one Gaussian.
 
-1. Iterations per second of ``gpstoken.fit`` on astronaut (256x256, adaptive layout; the automatic
-   min_size is 8, and 4 for 4096 tokens) with 128, 1024 and 4096 tokens, with 1 and
+1. Iterations per second of ``gpstoken.fit`` on astronaut (256x256, adaptive layout with the
+   automatic min_size: 8, 4 and 2) with 128, 1024 and 4096 tokens, with 1 and
    2 torch threads, against the same fit on the dense reference renderer (a few steps) and against
    the bare render forward+backward of the same tokens (the fit's overhead over its renderer).
 2. Warm-start re-fit: fit 200 steps, move the most central Gaussian by 2 of its sigmas, and count

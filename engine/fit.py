@@ -59,7 +59,7 @@ class FitOptions:
     freeze: str = "none"  # "none" | "geometry" | "features"
     tile: int = 256  # see gpstoken.fit_init; 0 fits any image as one tile
     lam: float = 2.5  # adaptive layout: entropy exponent
-    min_size: int | None = None  # adaptive layout: smallest region side (None: 8, lowered if N needs it)
+    min_size: int | None = None  # adaptive layout: smallest region side (None: fit_init.auto_min_size)
     start_sigma_scale: float = 1.5  # a fresh fit starts from g_init with sigmas widened by this
     colour_init_iters: int = 8
     warmup_steps: int = 10  # lr ramp when given start tokens come without Adam moments (no first-step kick)

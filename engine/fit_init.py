@@ -43,7 +43,8 @@ class Layout:
         tiles = self.tile_grid[0] * self.tile_grid[1]
         g = self.g_init
         if g.ndim != 3 or g.shape[0] != tiles or g.shape[2] != 5 or g.shape[1] < 1:
-            raise GPSTokenError(f"layout g_init must be [{tiles}, N, 5] for {self.tile_grid} tiles, got {list(g.shape)}")
+            raise GPSTokenError(
+                f"layout g_init must be [{tiles}, N, 5] for {self.tile_grid} tiles, got {list(g.shape)}")
         if self.regions.shape != (tiles * g.shape[1], 4):
             raise GPSTokenError(f"layout regions must be [{tiles * g.shape[1]}, 4], got {list(self.regions.shape)}")
         if self.tokens is not None and (self.tokens.ndim != 3 or self.tokens.shape[:2] != g.shape[:2]
@@ -123,8 +124,8 @@ def adaptive_layout(
 ) -> Layout:
     """The entropy partition of the image (``gpstoken.partition``) as a layout.
 
-    ``min_size=None``: the reference's 8, halved (4, 2, 1) only as far as the token count needs
-    (a 256-px tile holds at most 1024 regions at 8, 4096 at 4); an explicit value is used as is.
+    ``min_size=None``: :func:`auto_min_size` (8 up to 512 tokens on a 256-px tile, 4 up to 2048,
+    then 2); an explicit value is used as is.
     """
     from .partition import partition
 
@@ -144,12 +145,18 @@ def adaptive_layout(
 
 
 def auto_min_size(tile_hw: tuple[int, int], tokens_per_tile: int) -> int:
-    """The largest of 8, 4, 2, 1 whose partition of a ``tile_hw`` tile can hold the token count."""
+    """The reference's 8 while a tile can hold twice the token count, else the largest of 4, 2, 1 that can.
+
+    The headroom matters: at exactly the maximum every region has the minimum size and the
+    "adaptive" partition degenerates into a uniform grid (1024 tokens at min_size 8 on 256 px).
+    Without room for twice the count, the largest size that holds the count at all is used.
+    """
     from .partition import max_regions
 
-    for size in (DEFAULT_MIN_SIZE, 4, 2):
-        if max_regions(tile_hw[0], tile_hw[1], size) >= tokens_per_tile:
-            return size
+    for need in (2 * tokens_per_tile, tokens_per_tile):
+        for size in (DEFAULT_MIN_SIZE, 4, 2):
+            if max_regions(tile_hw[0], tile_hw[1], size) >= need:
+                return size
     return 1
 
 

@@ -235,8 +235,9 @@ def test_tiny_8x8_image_fits_and_too_many_tokens_are_explained():
         fit(img, 17, init="grid", steps=1)
 
 
-@pytest.mark.parametrize("count,expected", [(128, 8), (1024, 8), (1025, 4), (4096, 4), (4097, 2)])
-def test_automatic_min_size_keeps_8_unless_the_count_needs_smaller_regions(count, expected):
+@pytest.mark.parametrize("count,expected", [(128, 8), (512, 8), (513, 4), (2048, 4), (2049, 2), (4096, 2),
+                                            (16384, 2), (16385, 1)])
+def test_automatic_min_size_keeps_8_while_the_tile_holds_twice_the_count(count, expected):
     assert auto_min_size((256, 256), count) == expected
 
 

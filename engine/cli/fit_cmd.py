@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=d.tile, help="tile side; 0 = the whole image (default 256)")
     p.add_argument("--lam", type=float, default=d.lam, help=f"adaptive layout: lambda (default {d.lam})")
     p.add_argument("--min-size", type=int, default=None,
-                   help="adaptive layout: smallest region side (default 8, lowered to 4/2/1 if --tokens needs it)")
+                   help="adaptive layout: smallest region side (default 8 up to 512 tokens per 256-px tile, "
+                        "4 up to 2048, then 2)")
     p.add_argument("--device", help="torch device (default: CUDA if present, else CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
