@@ -13,19 +13,41 @@ from gpstoken.errors import GPSTokenError
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpstoken-studio", description="GPSToken Studio: edit Gaussian image tokens.")
     p.add_argument("image", nargs="?", help="an image or a .gpsproj project to open")
-    p.add_argument("--model", help="tokenizer checkpoint for the model engine")
+    p.add_argument("--model", help="tokenizer checkpoint for the model engine (default: $GPSTOKEN_MODEL, else "
+                   "the bundled assets/models/default.safetensors when present)")
     p.add_argument("--config", help="YAML config for an official checkpoint")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window once the first result is in, save, exit")
     p.add_argument("--tokens", type=int, help="tokens per tile")
-    p.add_argument("--engine", choices=("fit", "model"), help="fit (default without a model) or model")
+    p.add_argument("--engine", choices=("fit", "model"),
+                   help="model (the default when a checkpoint is given or bundled) or fit (per-image fitting)")
     p.add_argument("--steps", type=int, help="fit steps of the full path")
     return p
+
+
+def choose_engine(engine: str | None, model: str | None) -> tuple[str, str | None]:
+    """(engine, checkpoint): ``--model`` or else the default model (``gpstoken``'s lookup: $GPSTOKEN_MODEL,
+    then the bundled one) makes "model" the default; without one it is "fit". ``--engine`` overrides;
+    "model" with no checkpoint anywhere is a one-line GPSTokenError."""
+    from gpstoken.models.default_model import default_model_path
+
+    if model is None and engine != "fit":
+        try:
+            model = str(default_model_path())
+        except GPSTokenError:
+            if engine == "model":
+                raise
+    return engine or ("model" if model else "fit"), model
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.config and not args.model:
         print("gpstoken-studio: --config needs --model", file=sys.stderr)
+        return 2
+    try:
+        engine, model = choose_engine(args.engine, args.model)
+    except GPSTokenError as exc:
+        print(f"gpstoken-studio: {exc}", file=sys.stderr)
         return 2
     import dataclasses
 
@@ -42,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("gpstoken")
     try:
         settings = Settings()
-        changes = {"engine": args.engine or ("model" if args.model else "fit")}
+        changes = {"engine": engine}
         if args.tokens is not None:
             changes["tokens_per_tile"] = args.tokens
         if args.steps is not None:
@@ -50,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(settings, **changes)
         from gpstoken_studio.widgets.main_window import MainWindow
 
-        window = MainWindow(settings=settings, model=args.model, config=args.config)
+        window = MainWindow(settings=settings, model=model, config=args.config)
     except GPSTokenError as exc:
         print(f"gpstoken-studio: {exc}", file=sys.stderr)
         return 2

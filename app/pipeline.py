@@ -3,7 +3,9 @@
 During a drag (``final=False`` events) only the engine's fast path runs, coalesced (latest wins);
 on release (``final=True``) the full path runs and cancels whatever is stale. A result is applied
 only if it is still current: full results for exactly the document revision, fast results if they
-are newer than what is shown. Nothing here blocks the GUI thread.
+are newer than what is shown. A brush stroke re-partitions live: each painted step queues a
+re-partition with the bias so far (latest wins), whose layout is previewed while the stroke lasts.
+Nothing here blocks the GUI thread.
 """
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from gpstoken_studio.engines.base import EngineRequest
 from gpstoken_studio.jobs import Job, JobScheduler
+from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.model.result import Result
 
-FAST, FULL, LAYOUT, SWEEP = "fast", "full", "layout", "sweep"
+FAST, FULL, LAYOUT, SWEEP, RELAYOUT = "fast", "full", "layout", "sweep", "relayout"
 SWEEP_COUNTS = (16, 32, 64, 128, 256, 512)
 
 
@@ -38,6 +41,7 @@ class Pipeline(QObject):
         self._last_full: Result | None = None  # warm start: the newest full result of this layout
         self._want: str | None = None
         self._engine_key: tuple | None = None
+        self._stroke_first: int | None = None  # id of the first live re-partition of the stroke in progress
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
@@ -52,14 +56,17 @@ class Pipeline(QObject):
     def set_document(self, doc: Document | None) -> None:
         if self.doc is not None:
             self.doc.layout.changed.disconnect(self._on_layout)
+            self.doc.bias.changed.disconnect(self._on_bias)
             self.doc.events.settings.disconnect(self._on_settings)
         self.scheduler.cancel_all()
         self.doc = doc
         self._last_full = None
         self._want = None
+        self._stroke_first = None
         if doc is None:
             return
         doc.layout.changed.connect(self._on_layout)
+        doc.bias.changed.connect(self._on_bias)
         doc.events.settings.connect(self._on_settings)
         self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         if len(doc.layout):
@@ -84,6 +91,18 @@ class Pipeline(QObject):
         if change.action == "replace":
             self._last_full = None  # different tokens: nothing to warm-start from
         self.request(FULL if change.final else FAST)
+
+    def _on_bias(self, change: BiasChange) -> None:
+        """A stroke in progress: re-partition with the bias painted so far on the worker (latest wins)."""
+        doc = self.doc
+        if change.final or not len(doc.layout):
+            self._stroke_first = None  # the stroke's own command holds the final layout
+            return
+        s, bias = doc.settings, doc.bias_for_partition()
+        run = lambda j: doc.partitions.layout(s.tokens_per_tile, s.lam, bias)  # noqa: E731
+        job = self.scheduler.submit(Job(RELAYOUT, doc.revision, run, owner=doc))
+        if self._stroke_first is None:
+            self._stroke_first = job.id
 
     def _on_settings(self, settings, final: bool) -> None:
         key = (settings.engine, settings.fit_steps)
@@ -204,6 +223,11 @@ class Pipeline(QObject):
     def _on_finished(self, job: Job, value) -> None:
         if job.kind == SWEEP:
             self.message.emit("sweep finished")
+            return
+        if job.kind == RELAYOUT:
+            # jobs of one kind finish in the order they were queued: any that lands is the newest yet
+            if job.owner is self.doc and self._stroke_first is not None and job.id >= self._stroke_first:
+                self.doc.preview_layout(value)
             return
         if job.kind == LAYOUT:
             if job.owner is self.doc and not len(self.doc.layout):

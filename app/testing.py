@@ -64,10 +64,11 @@ def canvas_point(win, point_xy) -> "QPoint":
     return QPoint(int(round(x)), int(round(y)))
 
 
-def drag(qtbot, widget, start, end, steps: int = 8, modifiers=None, wait_ms: int = 12) -> None:
+def drag(qtbot, widget, start, end, steps: int = 8, modifiers=None, wait_ms: int = 12, before_release=None) -> None:
     """Press at ``start``, move in ``steps`` with the left button held, release at ``end`` (QPoints).
 
     vispy drops pointer moves that come less than 10 ms apart, so moves are spaced ``wait_ms``.
+    ``before_release()`` runs with the button still held after the last move (to check live updates).
     """
     from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
@@ -82,4 +83,6 @@ def drag(qtbot, widget, start, end, steps: int = 8, modifiers=None, wait_ms: int
         QApplication.sendEvent(widget, event)
         if wait_ms:
             qtbot.wait(wait_ms)
+    if before_release is not None:
+        before_release()
     qtbot.mouseRelease(widget, Qt.LeftButton, mods, end)

@@ -47,6 +47,10 @@ class BiasMap:
         self._v[y0:y1, x0:x1] = values
         self.changed.emit(BiasChange(tuple(box), final))
 
+    def painted(self) -> bool:
+        """Whether any pixel is painted."""
+        return bool(self._v.any())
+
     def mask(self) -> np.ndarray:
         """bool ``[H, W]``: where anything is painted."""
         return self._v > 0

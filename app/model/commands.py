@@ -234,13 +234,14 @@ def move_tokens(doc: "Document", origin: LayoutState, indices: np.ndarray, delta
     return MoveTokens(np.asarray(indices, np.int64), origin, after, final=final, merge_id=merge_id, name="Move")
 
 
-def reshape_tokens(doc: "Document", indices: np.ndarray, geometry: np.ndarray) -> ReshapeToken:
+def reshape_tokens(doc: "Document", indices: np.ndarray, geometry: np.ndarray, *, final: bool = True,
+                   merge_id: object = None, name: str = "Reshape") -> ReshapeToken:
     """Rows ``indices`` with new ``geometry [K, 5]``; their regions follow the new extents."""
     idx = np.asarray(indices, dtype=np.int64)
     before = doc.layout.rows(idx)
     g = np.asarray(geometry, np.float32).reshape(len(idx), 5)
     after = replace(before, geometry=g, regions=doc.plane.boxes(g), tiles=doc.plane.tile_of(doc.plane.centers(g)))
-    return ReshapeToken(idx, before, after, name="Reshape")
+    return ReshapeToken(idx, before, after, final=final, merge_id=merge_id, name=name)
 
 
 def new_row(doc: "Document", geometry: np.ndarray) -> LayoutState:

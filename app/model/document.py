@@ -89,6 +89,15 @@ class Document:
             self.bias_for_partition(bias),
         )
 
+    def preview_layout(self, state: LayoutState) -> None:
+        """Show a layout computed for an edit still in progress (a brush stroke's live re-partition).
+
+        Not an edit: the command that ends the edit records the layout it ends with and the one it
+        started from, so undo never sees a preview.
+        """
+        self.layout.replace(state, final=False)
+        self.bump_revision()
+
     def reset_layout(self, state: LayoutState) -> None:
         """Install a layout that is not an edit (the first partition of a new image); clears history."""
         self.layout.replace(state)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpstoken.fit_init import tiling
-from gpstoken.tokens import MX, MY, RHO, SX, SY, clamp_gaussians, gaussians_to_ellipses
+from gpstoken.tokens import (MX, MY, RHO, SX, SY, clamp_gaussians, g_init_from_regions, gaussians_to_ellipses,
+                             merge_tiles)
 
 ELLIPSE_SIGMAS = 1.5  # ellipses are drawn and picked at 1.5 sigma: a g_init ellipse fills its region
 
@@ -86,6 +87,19 @@ class Plane:
         x0, y0, x1, y1 = (float(v) for v in box)
         side = np.maximum([x1 - x0, y1 - y0], 1.0)
         return self.gaussian(np.array([(x0 + x1) / 2, (y0 + y1) / 2]), side / 3)
+
+    def g_init(self, regions: np.ndarray) -> np.ndarray:
+        """The reference's g_init ``[K, 5]`` of plane-pixel regions ``[K, 4]`` (inclusive), each normalised in
+        the tile holding its centre and merged over the plane exactly as a partition's g_init is."""
+        r = np.asarray(regions, dtype=np.int64).reshape(-1, 4)
+        tiles = self.tile_of(np.stack([(r[:, 0] + r[:, 2]) / 2, (r[:, 1] + r[:, 3]) / 2], axis=1))
+        th, tw = self.tile_hw
+        i, j = np.divmod(tiles, self.tile_grid[1])
+        local = r - np.stack([j * tw, i * th, j * tw, i * th], axis=1)
+        g = g_init_from_regions(local, (th, tw))
+        k = len(r)
+        every_tile = np.broadcast_to(g, (self.num_tiles, k, 5)).copy()
+        return merge_tiles(every_tile, self.tile_grid)[0].reshape(self.num_tiles, k, 5)[tiles, np.arange(k)]
 
     def boxes(self, geometry: np.ndarray) -> np.ndarray:
         """Pixel boxes ``[M, 4]`` (inclusive) that the 1.5-sigma axis extents of Gaussians cover."""

@@ -1,4 +1,8 @@
-"""BRUSH and ERASER: paint the density bias; release re-partitions at the same token count."""
+"""BRUSH and ERASER: paint the density bias; the stroke re-partitions at the same token count.
+
+While painting, the pipeline previews live re-partitions (``Pipeline._on_bias``); the stroke's one
+command, pushed on release, holds the bias patch and the layouts before and after the stroke.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
@@ -15,6 +19,7 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
     """Each move paints dabs into a private copy and pushes one merged PaintBias update (final=False)."""
     s = doc.settings
     start = doc.bias.values()
+    start_layout = doc.layout.state()  # previews replace the layout during the stroke; undo returns here
     work = start.copy()
     merge_id = object()
     last = (float(event.position[0]), float(event.position[1]))
@@ -42,7 +47,7 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
             box = union(box, stamp(work, point, s.brush_radius, s.brush_strength, erase))
     if box is None:
         return
-    relayout = Relayout(doc.layout.state(), doc.partition(bias=work)) if len(doc.layout) else None
+    relayout = Relayout(start_layout, doc.partition(bias=work)) if len(doc.layout) else None
     doc.history.push(command(True, relayout))
 
 

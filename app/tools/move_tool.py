@@ -7,6 +7,7 @@ import numpy as np
 
 from gpstoken_studio.model.commands import move_tokens, movable
 from gpstoken_studio.tools.base import PointerEvent, ToolOverlay
+from gpstoken_studio.tools.handles import handle_drag, hit_handle
 from gpstoken_studio.tools.picking import pick
 
 if TYPE_CHECKING:
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
 
 
 def move_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Iterator[None]:
+    handle = hit_handle(doc, event.position, event.pixel_size)
+    if handle is not None:
+        yield from handle_drag(doc, event, *handle)
+        return
     hit = pick(doc, event.position, event.pixel_size)
     if hit is None:
         return

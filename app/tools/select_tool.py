@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from gpstoken_studio.tools.base import PointerEvent, ToolOverlay
+from gpstoken_studio.tools.handles import handle_drag, hit_handle
 from gpstoken_studio.tools.move_tool import move_rows
 from gpstoken_studio.tools.picking import in_box, in_polygon, pick
 
@@ -23,8 +24,13 @@ def selection_mode(event: PointerEvent) -> str:
 
 
 def select_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Iterator[None]:
-    """Click picks (shift/ctrl add/remove), a drag from empty space selects by rectangle."""
+    """A handle of the selected token resizes or rotates it; a click picks (shift/ctrl add/remove); a
+    drag from empty space (or any drag with shift/ctrl) selects by rectangle."""
     mode = selection_mode(event)
+    handle = hit_handle(doc, event.position, event.pixel_size) if mode == "replace" else None
+    if handle is not None:
+        yield from handle_drag(doc, event, *handle)
+        return
     hit = pick(doc, event.position, event.pixel_size)
     if hit is not None and mode == "replace":
         if not doc.layout.selected_mask()[hit]:

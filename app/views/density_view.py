@@ -1,33 +1,37 @@
-"""The painted density bias as a translucent orange overlay."""
+"""The painted density bias as a translucent orange overlay (hidden while nothing is painted)."""
 from __future__ import annotations
 
-import numpy as np
 from vispy import scene
+from vispy.color import Colormap
 
 from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.views import style
 from gpstoken_studio.views.image_view import pixel_image
 
-
-def density_rgba(values: np.ndarray) -> np.ndarray:
-    """Bias ``[H, W]`` in [0, 1] -> RGBA float32 ``[H, W, 4]``."""
-    out = np.empty(values.shape + (4,), np.float32)
-    out[..., :3] = style.DENSITY
-    out[..., 3] = np.clip(values, 0, 1) * style.DENSITY_ALPHA
-    return out
+DENSITY_CMAP = Colormap([(*style.DENSITY, 0.0), (*style.DENSITY, style.DENSITY_ALPHA)])
 
 
 class DensityView:
+    """One float channel through a transparent-to-orange colour map: a quarter of the upload of RGBA,
+    and no full-image translucent draw at all until something is painted."""
+
     def __init__(self, doc: Document, parent: scene.Node) -> None:
         self.doc = doc
-        self.node = pixel_image(parent, density_rgba(doc.bias.values()))
+        self.node = pixel_image(parent, doc.bias.values(), cmap=DENSITY_CMAP, clim=(0.0, 1.0))
         self.node.order = 30
         self.node.set_gl_state("translucent", depth_test=False)
+        self.visible = True  # the layer switch; the node is drawn only when it is on and something is painted
         doc.bias.changed.connect(self._refresh)
+        self._refresh()
+
+    def set_visible(self, visible: bool) -> None:
+        self.visible = visible
+        self.node.visible = visible and self.doc.bias.painted()
 
     def _refresh(self, change: BiasChange | None = None) -> None:
-        self.node.set_data(density_rgba(self.doc.bias.values()))
+        self.node.set_data(self.doc.bias.values())
+        self.node.visible = self.visible and self.doc.bias.painted()
 
     def close(self) -> None:
         self.doc.bias.changed.disconnect(self._refresh)

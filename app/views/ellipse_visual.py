@@ -1,11 +1,15 @@
-"""All ellipse outlines as ONE mesh of quads: one draw call, four vertices per ellipse.
+"""All ellipse (or box) outlines as ONE mesh of quads: one draw call, four vertices per shape.
 
-Each quad carries its ellipse (centre, semi-axes, rotation), colour and fill; the fragment shader
+Each quad carries its shape (centre, semi-axes, rotation), colour and fill; the fragment shader
 draws an anti-aliased outline of constant screen width analytically (distance from the implicit
-function over its screen-space derivative). Software GL (llvmpipe) is vertex-bound on line
-geometry: 48-segment polylines of 4096 ellipses cost several times more than these quads (see
-benchmarks/bench_overlay.py); an octagonal band per ellipse saved fill for large ellipses but
-cost more vertices than it saved at 1024+.
+function over its screen-space derivative). Software GL (llvmpipe) is bound by the fragments the
+quads cover and by vertices, not by uploads (see benchmarks/bench_overlay.py): 48-segment polylines
+cost several times more than these quads, and an octagonal band per ellipse saved fill for large
+ellipses but cost more vertices than it saved at 1024+. The vertex shader hands the fragment shader
+only what it needs (normalised position, fill, colour), which llvmpipe interpolates per fragment.
+
+Shapes live in fixed slots; ``set_rows`` rewrites the slots that changed and uploads only the span of
+the vertex buffers they cover, so dragging one of 4096 ellipses uploads four vertices.
 """
 from __future__ import annotations
 
@@ -16,68 +20,64 @@ from vispy.visuals import Visual
 
 _VERTEX = """
 attribute vec2 a_corner;
-attribute vec2 a_center;
-attribute vec2 a_axes;
-attribute vec2 a_rot;
+attribute vec4 a_shape;  // centre x, y and semi-axes a, b in scene units
+attribute vec2 a_rot;  // cos, sin of the rotation
 attribute vec4 a_color;
 attribute float a_fill;
 uniform float u_pixel;
 uniform float u_width;
-varying vec2 v_local;
-varying vec2 v_axes;
+varying vec3 v_nf;  // position in units of the semi-axes, fill alpha
 varying vec4 v_color;
-varying float v_fill;
 
 void main() {
-    vec2 axes = max(a_axes, vec2(1e-6));
+    vec2 axes = max(a_shape.zw, vec2(1e-6));
     vec2 p = a_corner * (axes + vec2(u_pixel * (0.5 * u_width + 0.5)));  // exactly the anti-aliased edge
-    vec2 q = vec2(a_rot.x * p.x - a_rot.y * p.y, a_rot.y * p.x + a_rot.x * p.y) + a_center;
-    v_local = p;
-    v_axes = axes;
+    vec2 q = vec2(a_rot.x * p.x - a_rot.y * p.y, a_rot.y * p.x + a_rot.x * p.y) + a_shape.xy;
+    v_nf = vec3(p / axes, a_fill);
     v_color = a_color;
-    v_fill = a_fill;
     gl_Position = $transform(vec4(q, 0.0, 1.0));
 }
 """
 
 _FRAGMENT = """
-uniform float u_pixel;
 uniform float u_width;
-varying vec2 v_local;
-varying vec2 v_axes;
+varying vec3 v_nf;
 varying vec4 v_color;
-varying float v_fill;
 
 void main() {
-    vec2 n = v_local / v_axes;
-    float f = dot(n, n) - 1.0;
-    float dist = abs(f) / max(fwidth(f), 1e-9);
-    float edge = clamp(0.5 * u_width + 0.5 - dist, 0.0, 1.0);
-    float inside = f < 0.0 ? v_fill : 0.0;
-    float alpha = max(edge, inside) * v_color.a;
+    vec2 n = v_nf.xy;
+    float f = %s;  // < 0 inside, 0 on the outline; linear enough across a pixel
+    float edge = clamp(0.5 * u_width + 0.5 - abs(f) / max(fwidth(f), 1e-9), 0.0, 1.0);
+    float alpha = max(edge, f < 0.0 ? v_nf.z : 0.0) * v_color.a;
     if (alpha <= 0.0) discard;
     gl_FragColor = vec4(v_color.rgb, alpha);
 }
 """
+_SHAPES = {"ellipse": "dot(n, n) - 1.0", "box": "max(abs(n.x), abs(n.y)) - 1.0"}
 
 _CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
 _QUAD = np.array([0, 1, 2, 0, 2, 3], np.uint32)
+_GEOMETRY = np.dtype([("a_corner", np.float32, 2), ("a_shape", np.float32, 4), ("a_rot", np.float32, 2)])
+_STYLE = np.dtype([("a_color", np.float32, 4), ("a_fill", np.float32)])
 
 
 class EllipsesVisual(Visual):
-    """Ellipse outlines (cx, cy, a, b, theta) with an RGBA colour and a fill alpha each."""
+    """Outlines of ellipses (cx, cy, a, b, theta), or of boxes with ``shape="box"``, with an RGBA colour
+    and a fill alpha each."""
 
-    def __init__(self, width: float = 1.2) -> None:
-        Visual.__init__(self, vcode=_VERTEX, fcode=_FRAGMENT)
-        self._buffers = {name: VertexBuffer(np.zeros((4, k), np.float32)) for name, k in
-                         (("a_corner", 2), ("a_center", 2), ("a_axes", 2), ("a_rot", 2), ("a_color", 4), ("a_fill", 1))}
-        for name, buf in self._buffers.items():
-            self.shared_program[name] = buf
+    def __init__(self, width: float = 1.2, shape: str = "ellipse") -> None:
+        Visual.__init__(self, vcode=_VERTEX, fcode=_FRAGMENT % _SHAPES[shape])
+        self._geometry = np.zeros(0, _GEOMETRY)  # CPU copies of the vertex buffers, 4 vertices per slot
+        self._style = np.zeros(0, _STYLE)
+        self._geometry_buffer = VertexBuffer(np.zeros(4, _GEOMETRY))
+        self._style_buffer = VertexBuffer(np.zeros(4, _STYLE))
+        for buffer in (self._geometry_buffer, self._style_buffer):
+            for name in buffer.dtype.names:
+                self.shared_program[name] = buffer[name]
         self.shared_program["u_width"] = float(width)
         self.shared_program["u_pixel"] = 1.0
         self._index_buffer = IndexBuffer(_QUAD.copy())
         self._count = 0
-        self._capacity = 0
         self._draw_mode = "triangles"
         self.set_gl_state("translucent", depth_test=False)
 
@@ -86,22 +86,52 @@ class EllipsesVisual(Visual):
         return self._count
 
     def set_data(self, ellipses: np.ndarray, colors: np.ndarray, fill: np.ndarray | float = 0.0) -> None:
-        """``ellipses [N, 5]`` (cx, cy, a, b, theta), ``colors [N, 4]`` (or one RGBA), ``fill [N]`` alpha inside."""
+        """Replace all shapes: ``ellipses [N, 5]`` (cx, cy, a, b, theta), ``colors [N, 4]`` (or one RGBA),
+        ``fill [N]`` alpha inside (or one)."""
         e = np.asarray(ellipses, dtype=np.float32).reshape(-1, 5)
         n = len(e)
-        self._count = n
+        if n != self._count:
+            self._count = n
+            self._geometry = np.zeros(4 * n, _GEOMETRY)
+            self._style = np.zeros(4 * n, _STYLE)
+            self._geometry["a_corner"] = np.tile(_CORNERS, (n, 1))
+            self._index_buffer.set_data((_QUAD[None, :] + 4 * np.arange(n, dtype=np.uint32)[:, None]).ravel()
+                                        if n else _QUAD.copy())
         if n:
-            if n != self._capacity:
-                self._capacity = n
-                self._buffers["a_corner"].set_data(np.tile(_CORNERS, (n, 1)))
-                self._index_buffer.set_data((_QUAD[None, :] + 4 * np.arange(n, dtype=np.uint32)[:, None]).ravel())
-            quad = lambda a: np.ascontiguousarray(np.repeat(a, 4, axis=0), dtype=np.float32)  # noqa: E731
-            self._buffers["a_center"].set_data(quad(e[:, 0:2]))
-            self._buffers["a_axes"].set_data(quad(e[:, 2:4]))
-            self._buffers["a_rot"].set_data(quad(np.stack([np.cos(e[:, 4]), np.sin(e[:, 4])], axis=1)))
-            self._buffers["a_color"].set_data(quad(np.broadcast_to(np.asarray(colors, np.float32), (n, 4))))
-            self._buffers["a_fill"].set_data(quad(np.broadcast_to(np.asarray(fill, np.float32), (n,))[:, None]))
+            self._write(np.arange(n), e, colors, fill)
+            self._geometry_buffer.set_data(self._geometry)
+            self._style_buffer.set_data(self._style)
         self.update()
+
+    def set_rows(self, slots: np.ndarray, ellipses: np.ndarray | None = None, colors: np.ndarray | None = None,
+                 fill: np.ndarray | float | None = None) -> None:
+        """Rewrite some slots (any of geometry, colour, fill) and upload just the span they cover."""
+        slots = np.asarray(slots, dtype=np.int64).reshape(-1)
+        if not slots.size:
+            return
+        e = None if ellipses is None else np.asarray(ellipses, dtype=np.float32).reshape(-1, 5)
+        self._write(slots, e, colors, fill)
+        lo, hi = 4 * int(slots.min()), 4 * int(slots.max()) + 4
+        if e is not None:
+            self._geometry_buffer.set_subdata(self._geometry[lo:hi], offset=lo)
+        if colors is not None or fill is not None:
+            self._style_buffer.set_subdata(self._style[lo:hi], offset=lo)
+        self.update()
+
+    def _write(self, slots: np.ndarray, e: np.ndarray | None, colors, fill) -> None:
+        k = len(slots)
+        vertices = (4 * slots[:, None] + np.arange(4)).ravel()
+        if e is not None:
+            shape = np.concatenate([e[:, 0:4], np.cos(e[:, 4:5]), np.sin(e[:, 4:5])], axis=1)
+            rows = np.repeat(shape, 4, axis=0)
+            self._geometry["a_shape"][vertices] = rows[:, 0:4]
+            self._geometry["a_rot"][vertices] = rows[:, 4:6]
+        if colors is not None:
+            c = np.broadcast_to(np.asarray(colors, np.float32).reshape(-1, 4), (k, 4))
+            self._style["a_color"][vertices] = np.repeat(c, 4, axis=0)
+        if fill is not None:
+            f = np.broadcast_to(np.asarray(fill, np.float32).reshape(-1), (k,))
+            self._style["a_fill"][vertices] = np.repeat(f, 4)
 
     def set_width(self, width: float) -> None:
         self.shared_program["u_width"] = float(width)

@@ -5,11 +5,13 @@ import numpy as np
 from vispy import scene
 
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LayoutChange
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange, TokenLayout
 from gpstoken_studio.model.plane import ELLIPSE_SIGMAS
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.views import style
 from gpstoken_studio.views.ellipse_visual import Ellipses
+
+REBUILD = ("append", "truncate", "replace")  # layout changes that renumber slots: upload everything
 
 
 def drawn_ellipses(doc: Document, geometry: np.ndarray) -> np.ndarray:
@@ -19,30 +21,63 @@ def drawn_ellipses(doc: Document, geometry: np.ndarray) -> np.ndarray:
     return e
 
 
+def token_colors(layout: TokenLayout, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outline RGBA ``[K, 4]`` and fill alpha ``[K]`` of layout rows: selection, then lock kind; deleted
+    rows are transparent."""
+    locks = layout.locks()[rows] & (LOCK_GEOMETRY | LOCK_FEATURES)
+    colors = style.LOCK_COLORS[locks].copy()
+    selected = layout.selected_mask()[rows]
+    colors[selected] = style.SELECTED
+    colors[layout.deleted()[rows], 3] = 0.0
+    return colors, np.where(selected, style.SELECTED_FILL, 0.0).astype(np.float32)
+
+
 class GInitEllipsesView:
-    """All live g_init Gaussians as one batched visual; selected ones filled, locked ones red."""
+    """Every g_init Gaussian as one batched visual, one slot per layout row (deleted rows are hidden).
+
+    A drag updates only the dragged rows' slots; a selection change only the rows whose state flipped.
+    """
 
     def __init__(self, doc: Document, parent: scene.Node) -> None:
         self.doc = doc
         self.node = Ellipses(parent=parent, width=1.3)
         self.node.order = 40
-        doc.layout.changed.connect(self._refresh)
-        doc.layout.selection_changed.connect(self._refresh)
-        self._refresh()
+        self._selected = np.zeros(0, bool)
+        doc.layout.changed.connect(self._on_layout_change)
+        doc.layout.selection_changed.connect(self._on_selection_change)
+        self._on_layout_change()
 
-    def _refresh(self, change: LayoutChange | None = None) -> None:
+    def _on_layout_change(self, change: LayoutChange | None = None) -> None:
         layout = self.doc.layout
-        live = layout.live()
-        colors = np.tile(style.GINIT, (len(live), 1))
-        colors[layout.locks()[live] != 0] = style.LOCKED
-        selected = layout.selected_mask()[live]
-        colors[selected] = style.SELECTED
-        self.node.set_data(drawn_ellipses(self.doc, layout.geometry()[live]), colors,
-                           np.where(selected, style.SELECTED_FILL, 0.0))
+        if change is None or change.action in REBUILD:
+            rows = np.arange(len(layout))
+            self.node.set_data(self._ellipses(rows), *token_colors(layout, rows))
+            self._selected = layout.selected_mask()
+        elif change.indices.size:
+            rows = change.indices
+            self.node.set_rows(rows, self._ellipses(rows), *token_colors(layout, rows))
+            self._selected[rows] = layout.selected_mask()[rows]
+
+    def _on_selection_change(self, _selection=None) -> None:
+        mask = self.doc.layout.selected_mask()
+        if len(mask) != len(self._selected):
+            return  # a rebuild is on its way (the layout changed length)
+        rows = np.flatnonzero(mask != self._selected)
+        self._selected = mask
+        colors, fill = token_colors(self.doc.layout, rows)
+        self.node.set_rows(rows, colors=colors, fill=fill)
+
+    def _ellipses(self, rows: np.ndarray) -> np.ndarray:
+        e = drawn_ellipses(self.doc, self.doc.layout.rows(rows).geometry)
+        e[self.doc.layout.deleted()[rows], 2:4] = 0.0
+        return e
+
+    def set_visible(self, visible: bool) -> None:
+        self.node.visible = visible
 
     def close(self) -> None:
-        self.doc.layout.changed.disconnect(self._refresh)
-        self.doc.layout.selection_changed.disconnect(self._refresh)
+        self.doc.layout.changed.disconnect(self._on_layout_change)
+        self.doc.layout.selection_changed.disconnect(self._on_selection_change)
         self.node.parent = None
 
 
@@ -61,6 +96,9 @@ class RefinedEllipsesView:
             self.node.set_data(np.zeros((0, 5)), style.REFINED)
         else:
             self.node.set_data(drawn_ellipses(self.doc, result.tokens[:, :5]), style.REFINED)
+
+    def set_visible(self, visible: bool) -> None:
+        self.node.visible = visible
 
     def close(self) -> None:
         self.doc.events.result.disconnect(self._refresh)

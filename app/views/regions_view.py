@@ -1,4 +1,4 @@
-"""Partition rectangles of the layout: one Line visual, segments for every box."""
+"""Partition rectangles of the layout: one box-outline visual, one slot per layout row."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,14 +7,16 @@ from vispy import scene
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.views import style
+from gpstoken_studio.views.ellipse_visual import Ellipses
+from gpstoken_studio.views.ellipses_view import REBUILD
 
 
-def box_segments(boxes: np.ndarray) -> np.ndarray:
-    """Inclusive pixel boxes ``[M, 4]`` -> ``[8M, 2]`` segment endpoints around the pixels' edges."""
+def box_shapes(boxes: np.ndarray) -> np.ndarray:
+    """Inclusive pixel boxes ``[M, 4]`` -> shapes ``[M, 5]`` (cx, cy, half width, half height, 0) around
+    the pixels' edges."""
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    x0, y0, x1, y1 = b[:, 0] - 0.5, b[:, 1] - 0.5, b[:, 2] + 0.5, b[:, 3] + 0.5
-    corners = [(x0, y0), (x1, y0), (x1, y0), (x1, y1), (x1, y1), (x0, y1), (x0, y1), (x0, y0)]
-    return np.stack([np.stack(c, axis=1) for c in corners], axis=1).reshape(-1, 2)
+    return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, (b[:, 2] - b[:, 0] + 1) / 2,
+                     (b[:, 3] - b[:, 1] + 1) / 2, np.zeros(len(b), np.float32)], axis=1)
 
 
 class RegionsView:
@@ -22,17 +24,32 @@ class RegionsView:
 
     def __init__(self, doc: Document, parent: scene.Node) -> None:
         self.doc = doc
-        self.node = scene.visuals.Line(parent=parent, connect="segments", method="gl", color=style.REGIONS,
-                                       antialias=False)
+        self.node = Ellipses(parent=parent, width=1.0, shape="box")
         self.node.order = 20
-        self.node.set_gl_state("translucent", depth_test=False)
         doc.layout.changed.connect(self._on_layout_change)
         self._on_layout_change()
 
     def _on_layout_change(self, change: LayoutChange | None = None) -> None:
-        live = self.doc.layout.live()
-        pos = box_segments(self.doc.layout.regions()[live])
-        self.node.set_data(pos=pos if len(pos) else np.zeros((2, 2), np.float32))  # empty: one zero-length segment
+        layout = self.doc.layout
+        if change is None or change.action in REBUILD:
+            rows = np.arange(len(layout))
+            self.node.set_data(self._shapes(rows), self._colors(rows))
+        elif change.action != "locks" and change.indices.size:
+            rows = change.indices
+            self.node.set_rows(rows, self._shapes(rows), self._colors(rows))
+
+    def _shapes(self, rows: np.ndarray) -> np.ndarray:
+        shapes = box_shapes(self.doc.layout.regions()[rows])
+        shapes[self.doc.layout.deleted()[rows], 2:4] = 0.0
+        return shapes
+
+    def _colors(self, rows: np.ndarray) -> np.ndarray:
+        colors = np.tile(np.asarray(style.REGIONS, np.float32), (len(rows), 1))
+        colors[self.doc.layout.deleted()[rows], 3] = 0.0
+        return colors
+
+    def set_visible(self, visible: bool) -> None:
+        self.node.visible = visible
 
     def close(self) -> None:
         self.doc.layout.changed.disconnect(self._on_layout_change)

@@ -6,7 +6,11 @@ import numpy as np
 BACKGROUND = "#16171a"
 GINIT = np.array([0.30, 0.85, 1.00, 0.85], np.float32)
 SELECTED = np.array([1.00, 0.82, 0.20, 1.00], np.float32)
-LOCKED = np.array([1.00, 0.45, 0.35, 0.95], np.float32)
+LOCKED_GEOMETRY = np.array([1.00, 0.40, 0.30, 0.95], np.float32)
+LOCKED_FEATURES = np.array([0.50, 1.00, 0.40, 0.95], np.float32)
+LOCKED_BOTH = np.array([0.75, 0.55, 1.00, 0.95], np.float32)
+LOCK_COLORS = np.stack([GINIT, LOCKED_GEOMETRY, LOCKED_FEATURES, LOCKED_BOTH])  # by lock bits 0..3
+HANDLE = np.array([1.00, 1.00, 1.00, 0.95], np.float32)
 REFINED = np.array([1.00, 0.40, 0.90, 0.75], np.float32)
 REGIONS = (1.0, 1.0, 1.0, 0.28)
 DENSITY = np.array([1.00, 0.35, 0.10], np.float32)

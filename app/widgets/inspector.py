@@ -1,4 +1,5 @@
-"""Inspector: the selected Gaussians' parameters (editable for one), area, feature norm and locks."""
+"""Inspector: the selected Gaussians' parameters (editable for one whose geometry is not locked), area,
+feature norm and locks (geometry: tools, handles and fits leave it as it is; features: fits keep them)."""
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,9 @@ class InspectorPanel(QWidget):
     def refresh(self, *_args) -> None:
         sel = self.selection()
         single = len(sel) == 1
+        editable = single and not self.doc.layout.locks()[sel[0]] & LOCK_GEOMETRY
         for spin in self.spins.values():
-            spin.setEnabled(single)
+            spin.setEnabled(bool(editable))
         for box in (self.lock_geometry, self.lock_features):
             box.setEnabled(len(sel) > 0)
         if not len(sel):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from gpstoken.errors import GPSTokenError
@@ -24,6 +25,7 @@ from gpstoken_studio.tools import Mode
 from gpstoken_studio.views.canvas import StudioCanvas
 from gpstoken_studio.views.density_view import DensityView
 from gpstoken_studio.views.ellipses_view import GInitEllipsesView, RefinedEllipsesView
+from gpstoken_studio.views.handles_view import HandlesView
 from gpstoken_studio.views.image_view import ImageView
 from gpstoken_studio.views.interaction import Interaction
 from gpstoken_studio.views.recon_view import ReconstructionView, SwipeView
@@ -33,6 +35,7 @@ from gpstoken_studio.widgets.inspector import InspectorPanel
 from gpstoken_studio.widgets.metrics_panel import MetricsPanel
 from gpstoken_studio.widgets.qt_actions import build_qactions
 from gpstoken_studio.widgets.rate_plot import RatePlot
+from gpstoken_studio.widgets.region_actions import RegionActions
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
@@ -68,9 +71,11 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.autosaver = Autosaver(autosave_s, self)
 
+        self.region_actions = RegionActions(self.status)
         self.actions_registry = ActionRegistry()
         register_actions(self.actions_registry, self)
         self.qactions = build_qactions(self.actions_registry, self)
+        self.region_actions.bind(self.qactions)
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
         self.inspector = InspectorPanel(self)
@@ -158,9 +163,10 @@ class MainWindow(QMainWindow):
                 "image": ImageView(doc, left), "swipe": SwipeView(doc, left), "density": DensityView(doc, left),
                 "regions": RegionsView(doc, left), "refined": RefinedEllipsesView(doc, left),
                 "ginit": GInitEllipsesView(doc, left), "recon": ReconstructionView(doc, right),
+                "handles": HandlesView(doc, self.canvas),
             }
             for key, _, _ in LAYERS:
-                self.views[key].node.visible = self.layer_visible[key]
+                self.views[key].set_visible(self.layer_visible[key])
             self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
             self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
             self.canvas.set_extent(doc.image_size)
@@ -169,6 +175,7 @@ class MainWindow(QMainWindow):
             doc.history.mark_saved()
         self.rate_plot.clear()
         self.inspector.set_document(doc)
+        self.region_actions.set_document(doc)
         self.toolbar.tokens.set_document(doc)
         self.autosaver.set_document(doc)
         self.metrics.show_result(None)
@@ -301,7 +308,7 @@ class MainWindow(QMainWindow):
         self.layer_visible[key] = not self.layer_visible[key]
         self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
         if key in self.views:
-            self.views[key].node.visible = self.layer_visible[key]
+            self.views[key].set_visible(self.layer_visible[key])
 
     def toggle_error(self) -> None:
         self.toolbar.right_mode.setCurrentIndex(1 - self.toolbar.right_mode.currentIndex())
@@ -401,6 +408,10 @@ class MainWindow(QMainWindow):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self.canvas.pan_button_held = True
+        pressed = QKeySequence(event.keyCombination())
+        for qa in self.qactions.values():  # a disabled action's key says why in the status bar
+            if not qa.isEnabled() and not qa.shortcut().isEmpty() and qa.shortcut().matches(pressed) == QKeySequence.ExactMatch:
+                self.status.set_message(qa.statusTip())
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

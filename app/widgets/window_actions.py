@@ -39,6 +39,10 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("lock_geometry", "Lock Geometry", "Edit", lambda: window.lock(LOCK_GEOMETRY, True), "L")
     r.add("lock_features", "Lock Features", "Edit", lambda: window.lock(LOCK_FEATURES, True), "Shift+L")
     r.add("unlock", "Unlock", "Edit", lambda: window.lock(LOCK_GEOMETRY | LOCK_FEATURES, False), "Alt+L")
+    r.add("split", "Split Region", "Edit", window.region_actions.split, "S",
+          tip="Split the selected token's region in two (the partition's rule)")
+    r.add("merge", "Merge Regions", "Edit", window.region_actions.merge, "G",
+          tip="Merge two selected adjacent regions into one")
     r.add("repartition", "Re-partition (drop layout edits)", "Edit", window.repartition, "Ctrl+R")
     r.add("tokens_more", "Double Token Count", "Edit", lambda: window.toolbar.tokens.step(2.0), "PgUp")
     r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: window.toolbar.tokens.step(0.5), "PgDown")

@@ -1,0 +1,81 @@
+"""Split and Merge of the selection: enabled only where they apply; the reason why not is their status tip."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtGui import QAction
+
+from gpstoken.errors import GPSTokenError
+from gpstoken_studio.model.document import Document
+from gpstoken_studio.model.region_edits import merge_regions, split_region
+
+if TYPE_CHECKING:
+    from gpstoken_studio.widgets.status_bar import StudioStatusBar
+
+TIPS = {"split": "Split the selected token's region in two (the partition's rule)",
+        "merge": "Merge two selected adjacent regions into one"}
+
+
+class RegionActions:
+    """Runs the split/merge commands for the window's document and keeps their QActions' state."""
+
+    def __init__(self, status: "StudioStatusBar") -> None:
+        self.status = status
+        self.doc: Document | None = None
+        self.qactions: dict[str, QAction] = {}
+        self._factories: dict[str, Callable] = {"split": split_region, "merge": merge_regions}
+
+    def bind(self, qactions: dict[str, QAction]) -> None:
+        self.qactions = {name: qactions[f"studio:{name}"] for name in self._factories}
+        self.refresh()
+
+    def set_document(self, doc: Document | None) -> None:
+        if self.doc is not None:
+            self.doc.layout.selection_changed.disconnect(self.refresh)
+            self.doc.layout.changed.disconnect(self._on_layout_change)
+        self.doc = doc
+        if doc is not None:
+            doc.layout.selection_changed.connect(self.refresh)
+            doc.layout.changed.connect(self._on_layout_change)
+        self.refresh()
+
+    def split(self) -> bool:
+        return self._run("split")
+
+    def merge(self) -> bool:
+        return self._run("merge")
+
+    def problem(self, name: str) -> str | None:
+        """Why ``name`` cannot run on the current selection, or None when it can."""
+        if self.doc is None:
+            return "no image is open"
+        try:
+            self._factories[name](self.doc, self.doc.layout.selection())
+        except GPSTokenError as exc:
+            return str(exc)
+        return None
+
+    def refresh(self, *_args) -> None:
+        for name, qa in self.qactions.items():
+            why = self.problem(name)
+            qa.setEnabled(why is None)
+            qa.setStatusTip(TIPS[name] if why is None else why)
+
+    def _on_layout_change(self, change) -> None:
+        if change.final:  # not on every step of a drag
+            self.refresh()
+
+    def _run(self, name: str) -> bool:
+        doc = self.doc
+        if doc is None:
+            return False
+        try:
+            cmd = self._factories[name](doc, doc.layout.selection())
+        except GPSTokenError as exc:
+            self.status.set_message(str(exc))
+            return False
+        doc.history.push(cmd)
+        kept = [cmd.index, cmd.length] if name == "split" else [int(cmd.indices[0])]
+        doc.layout.select(kept)
+        self.status.set_message(f"{cmd.name}: {len(doc.layout.live())} tokens")
+        return True
