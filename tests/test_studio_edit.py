@@ -99,6 +99,12 @@ def test_split_undo_and_merge_back_through_the_actions(make_studio, qtbot):
     assert not win.qactions["studio:split"].isEnabled()
     actions.trigger("split")  # not applicable: says why, changes nothing
     assert "exactly one" in win.status.message.text() and doc.layout.state().equals(before)
+    win.status.set_message("")
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    win.canvas.native.setFocus()
+    qtbot.keyClick(win.canvas.native, Qt.Key_S)  # the disabled action's key explains too
+    assert "exactly one" in win.status.message.text() and doc.layout.state().equals(before)
 
     i = int(np.argmax(np.prod(before.regions[:, 2:] - before.regions[:, :2] + 1, axis=1)))  # the largest region
     doc.layout.select([i])

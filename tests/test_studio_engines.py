@@ -62,7 +62,8 @@ def test_command_line_screenshot(tmp_path):
 
 
 def test_command_line_rejects_a_model_engine_without_a_model(tmp_path):
+    env = dict(os.environ, GPSTOKEN_MODEL=str(tmp_path / "missing.safetensors"))  # whether or not one is bundled
     cmd = [sys.executable, "-m", "gpstoken_studio.main", "--engine", "model", "--screenshot", str(tmp_path / "x.png"),
            str(GOLDEN / "camera.png")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "checkpoint" in done.stderr and done.stderr.count("\n") == 1
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "GPSTOKEN_MODEL" in done.stderr and done.stderr.count("\n") == 1

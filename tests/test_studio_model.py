@@ -13,7 +13,9 @@ from gpstoken_studio.model import Document, LOCK_GEOMETRY, Settings
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.history import History
 from gpstoken_studio.model.project import ProjectError, load_project, save_project, snapshot
+from gpstoken_studio.model.region_edits import merge_regions, split_region
 from gpstoken_studio.tools import TOOLS, Mode, PointerEvent, ToolOverlay
+from gpstoken_studio.tools.handles import MIN_SIGMA_PX, dragged_geometry, handle_points
 
 GOLDEN = Path(__file__).parent / "golden"
 torch.set_num_threads(1)
@@ -58,6 +60,7 @@ def test_model_tiers_import_without_qt():
         "import gpstoken_studio.model, gpstoken_studio.model.project, gpstoken_studio.model.export\n"
         "import gpstoken_studio.tools, gpstoken_studio.engines, gpstoken_studio.actions\n"
         "import gpstoken_studio.engines.fit_engine, gpstoken_studio.engines.model_engine\n"
+        "import gpstoken_studio.model.region_edits, gpstoken_studio.tools.handles, gpstoken_studio.main\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -239,3 +242,99 @@ def test_fit_engine_fast_path_moves_a_token_with_frozen_colours(doc):
     assert fast.tokens[i, MX] > full.tokens[i, MX] and fast.tokens[i, MY] == full.tokens[i, MY]
     assert np.array_equal(np.delete(fast.tokens, i, 0), np.delete(full.tokens, i, 0))
     assert not np.array_equal(fast.reconstruction, full.reconstruction)
+
+
+def test_merging_two_partition_siblings_gives_their_parent_and_splitting_the_parent_gives_them(camera):
+    d = Document(camera, Settings(tokens_per_tile=24))
+    for n in range(24, 64):  # partition(n) is partition(n - 1) with one region split: find a non-square one
+        coarse, fine = d.partition(tokens_per_tile=n - 1), d.partition(tokens_per_tile=n)
+        old = {tuple(r) for r in coarse.regions.tolist()}
+        new = {tuple(r) for r in fine.regions.tolist()}
+        (parent,), kids = old - new, sorted(new - old)
+        if parent[2] - parent[0] != parent[3] - parent[1]:
+            break
+    d.reset_layout(fine)
+    rows = [fine.regions.tolist().index(list(k)) for k in kids]
+    cmd = merge_regions(d, rows)
+    d.history.push(cmd)
+    keep = int(cmd.indices[0])
+    p = coarse.regions.tolist().index(list(parent))
+    assert d.layout.regions()[keep].tolist() == list(parent)
+    assert np.array_equal(d.layout.geometry()[keep], coarse.geometry[p])  # bit-exact: the partition's g_init
+    assert d.layout.deleted().sum() == 1 and len(d.layout.live()) == n - 1
+
+    d.reset_layout(coarse)
+    d.history.push(split_region(d, [p]))
+    halves_now = sorted(map(tuple, d.layout.regions()[[p, n - 1]].tolist()))
+    assert halves_now == kids  # the split is the partition's split
+    assert np.array_equal(d.layout.geometry()[[p, n - 1]], d.plane.g_init(d.layout.regions()[[p, n - 1]]))
+    d.history.undo()
+    assert d.layout.state().equals(coarse)
+
+
+def test_split_and_merge_refuse_with_a_reason(doc):
+    from gpstoken.errors import GPSTokenError
+
+    for rows, message in (([], "exactly one"), ([0, 1], "exactly one")):
+        with pytest.raises(GPSTokenError, match=message):
+            split_region(doc, rows)
+    with pytest.raises(GPSTokenError, match="exactly two"):
+        merge_regions(doc, [0])
+    r = doc.layout.regions()
+    far = int(np.argmax(np.hypot(*(r[:, :2] - r[0, :2]).T)))
+    with pytest.raises(GPSTokenError, match="whole side"):
+        merge_regions(doc, [0, far])
+    doc.history.push(commands.set_locks(doc, [0], LOCK_GEOMETRY, True))
+    with pytest.raises(GPSTokenError, match="locked"):
+        split_region(doc, [0])
+    small = Document(doc.image, Settings(tokens_per_tile=1024))
+    small.reset_layout(small.partition())
+    with pytest.raises(GPSTokenError, match="too small"):
+        split_region(small, [0])
+
+
+@pytest.mark.parametrize("kind", ["major", "minor", "rotate"])
+def test_a_handle_changes_only_its_own_parameter(doc, kind):
+    e = doc.plane.ellipses(doc.layout.geometry())
+    i = int(np.flatnonzero(e[:, 2] > 1.5 * e[:, 3])[0])
+    g0 = doc.layout.rows([i]).geometry
+    cx, cy, a, b, theta = doc.plane.ellipses(g0)[0]
+    start = handle_points(doc, i, 1.0)[kind]
+    c = np.array([cx, cy])
+    end = c + 1.5 * (start - c) if kind != "rotate" else c + np.array([[0.0, -1.0], [1.0, 0.0]]) @ (start - c)
+    g1 = dragged_geometry(doc, g0, kind, start, end)
+    e1 = doc.plane.ellipses(g1)[0]
+    assert np.array_equal(g1[0, 3:5], g0[0, 3:5])
+    expect = {"major": (1.5 * a, b, theta), "minor": (a, 1.5 * b, theta), "rotate": (a, b, theta + np.pi / 2)}[kind]
+    if kind == "minor" and 1.5 * b > a:  # the minor axis became the longer one: a and b swap, theta turns
+        expect = (1.5 * b, a, theta + np.pi / 2)
+    turn = (e1[4] - expect[2] + np.pi / 2) % np.pi - np.pi / 2
+    assert e1[2] == pytest.approx(expect[0], rel=1e-5) and e1[3] == pytest.approx(expect[1], rel=1e-5)
+    assert abs(turn) < 1e-5
+    squashed = dragged_geometry(doc, g0, "minor", start, c)  # dragged onto the centre: clamped, still valid
+    assert doc.plane.ellipses(squashed)[0, 3] == pytest.approx(MIN_SIGMA_PX, rel=1e-4)
+
+
+def test_default_engine_is_the_model_when_a_default_checkpoint_exists(monkeypatch, tmp_path):
+    from gpstoken.errors import GPSTokenError
+    from gpstoken_studio.main import choose_engine
+
+    ckpt = tmp_path / "m.safetensors"
+    ckpt.write_bytes(b"x")
+    monkeypatch.setenv("GPSTOKEN_MODEL", str(ckpt))
+    assert choose_engine(None, None) == ("model", str(ckpt))
+    assert choose_engine("fit", None) == ("fit", None)
+    assert choose_engine(None, "other.safetensors") == ("model", "other.safetensors")
+    monkeypatch.setenv("GPSTOKEN_MODEL", str(tmp_path / "missing.safetensors"))
+    assert choose_engine(None, None) == ("fit", None)  # no checkpoint anywhere: fitting
+    with pytest.raises(GPSTokenError, match="GPSTOKEN_MODEL"):
+        choose_engine("model", None)
+
+
+def test_a_live_preview_layout_is_not_an_edit(doc):
+    start, revision = doc.layout.state(), doc.revision
+    changes = []
+    doc.layout.changed.connect(lambda ch: changes.append((ch.action, ch.final)))
+    doc.preview_layout(doc.partition(tokens_per_tile=80))
+    assert len(doc.layout) == 80 and changes == [("replace", False)] and doc.revision == revision + 1
+    assert len(doc.history) == 0 and not start.equals(doc.layout.state())

@@ -1,4 +1,4 @@
-"""SELECT (click, rubber band) and LASSO; pressing on a token without modifiers drags the selection."""
+"""SELECT (handles, click, rubber band) and LASSO; pressing on a token without modifiers drags the selection."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator

@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.autosaver.saved.connect(self.status.set_message)
         self.autosaver.failed.connect(self.status.set_message)
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
+        self.canvas.canvas.events.key_press.connect(lambda e: e.native is not None and self.explain_disabled_key(e.native))
         tb.engine.currentTextChanged.connect(self.set_engine)
         tb.steps.valueChanged.connect(lambda n: self.with_doc(lambda d: d.update_settings(fit_steps=int(n))))
         tb.brush.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_radius=float(v))))
@@ -408,11 +409,15 @@ class MainWindow(QMainWindow):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self.canvas.pan_button_held = True
-        pressed = QKeySequence(event.keyCombination())
-        for qa in self.qactions.values():  # a disabled action's key says why in the status bar
-            if not qa.isEnabled() and not qa.shortcut().isEmpty() and qa.shortcut().matches(pressed) == QKeySequence.ExactMatch:
-                self.status.set_message(qa.statusTip())
+        self.explain_disabled_key(event)
         super().keyPressEvent(event)
+
+    def explain_disabled_key(self, event) -> None:
+        """The key of a disabled action (Qt does not fire it) shows the action's reason in the status bar."""
+        pressed = QKeySequence(event.keyCombination())
+        for qa in self.qactions.values():
+            if not qa.isEnabled() and qa.shortcut().matches(pressed) == QKeySequence.ExactMatch:
+                self.status.set_message(qa.statusTip())
 
     def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
