@@ -1,0 +1,74 @@
+"""Re-create docs/editor.png: a painted density stroke, two locked tokens, handles on a selected token.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshot.py [OUT.png]
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import vispy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(out: Path = ROOT / "docs" / "editor.png") -> int:
+    vispy.use("pyside6")
+    from PySide6.QtWidgets import QApplication
+
+    from gpstoken.settings import set_threads
+    from gpstoken_studio.model import commands
+    from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.tools import TOOLS, Mode, PointerEvent
+    from gpstoken_studio.widgets.main_window import MainWindow
+    from gpstoken_studio.widgets.style import apply_dark_style
+
+    set_threads(1)
+    app = QApplication.instance() or QApplication([])
+    apply_dark_style(app)
+    win = MainWindow(settings=dataclasses.replace(Settings(), tokens_per_tile=128, fit_steps=60, brush_radius=14.0),
+                     autosave_s=3600)
+    win.confirm_close = False
+    win.resize(1500, 900)
+    win.show()
+    assert win.open_path(ROOT / "assets" / "images" / "astronaut.png") and win.pipeline.wait_idle(600)
+    doc = win.document
+
+    # one brush stroke across the face, as the canvas would drive the tool
+    path = [np.array([x, 88 + 14 * np.sin(x / 25)]) for x in np.linspace(70, 190, 25)]
+    event = PointerEvent("press", path[0].copy(), press_position=path[0].copy())
+    stroke = TOOLS[Mode.BRUSH](doc, event, win.interaction.overlay)
+    next(stroke)
+    for point in path[1:]:
+        event.type, event.position = "move", point
+        next(stroke)
+        app.processEvents()
+    event.type = "release"
+    next(stroke, None)
+    win.pipeline.wait_idle(600)
+
+    centers = doc.plane.centers(doc.layout.geometry())
+    nearest = lambda p: int(np.argmin(np.hypot(*(centers - np.asarray(p)).T)))  # noqa: E731
+    doc.history.push(commands.set_locks(doc, [nearest((236, 24))], LOCK_GEOMETRY, True))
+    doc.history.push(commands.set_locks(doc, [nearest((225, 230))], LOCK_FEATURES, True))
+    e = doc.plane.ellipses(doc.layout.geometry())
+    long = np.flatnonzero(e[:, 2] > 1.5 * e[:, 3])
+    doc.layout.select([int(long[np.argmin(np.hypot(*(centers[long] - [200, 150]).T))])])
+    win.pipeline.sweep((32, 64, 256, 512))
+    win.pipeline.wait_idle(900)
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+    win.grab().save(str(out))
+    win.close()
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*(Path(a) for a in sys.argv[1:2])))
