@@ -8,7 +8,8 @@ import torch
 
 from gpstoken.cli import main
 from gpstoken.errors import GPSTokenError
-from gpstoken.generate import Generator, generate, preset, sample_layouts, sample_tokens, save_generator
+from gpstoken.generate import (Generator, calibrated_layout, generate, preset, sample_layouts, sample_tokens,
+                               save_generator)
 from gpstoken.generate.latent import from_data, to_data
 from gpstoken.generate.layout_files import load_layout
 from gpstoken.io.tokenfile import TokenSet
@@ -93,6 +94,9 @@ def test_layout_files_are_repaired_by_calibration(tmp_path):
     layout = load_layout(tmp_path / "pred.npy")
     assert layout.tokens_per_tile == 20
     assert_valid_partition(layout.regions)
+    sketch = calibrated_layout(g[:5], tokens=16)  # a hand-drawn sketch of 5 Gaussians -> 16 regions
+    assert sketch.tokens_per_tile == 16 and sketch.tile_grid == (1, 1)
+    assert_valid_partition(sketch.regions)
     np.save(tmp_path / "bad.npy", np.zeros((2, 3, 4)))
     with pytest.raises(GPSTokenError, match="layout array must be"):
         load_layout(tmp_path / "bad.npy")
