@@ -394,7 +394,8 @@ def _restore_moments(optimizer: torch.optim.Optimizer, params: dict, state: dict
     for name, p in params.items():
         saved = state.get(name)
         if saved and saved["exp_avg"].shape == p.shape:
-            optimizer.state[p] = {k: v.clone().to(p.device) for k, v in saved.items()}
+            # Adam keeps its step counter on the CPU; the moments live with the parameter
+            optimizer.state[p] = {k: v.clone() if k == "step" else v.clone().to(p.device) for k, v in saved.items()}
             reused = True
     return reused
 
