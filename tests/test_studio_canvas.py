@@ -35,15 +35,3 @@ def test_drag_moves_one_gaussian_and_changes_the_reconstruction(make_studio, qtb
     assert not np.array_equal(doc.result.reconstruction, recon0)
     doc.history.undo()
     assert np.array_equal(doc.layout.geometry(), g0)
-
-
-def test_rubber_band_selects_tokens_inside(make_studio, qtbot):
-    win = make_studio(GOLDEN / "camera.png", tokens=64, steps=0)
-    doc = win.document
-    win.set_mode(Mode.SELECT)
-    c = doc.plane.centers(doc.layout.geometry())
-    corner_a, corner_b = np.array([-0.4, -0.4]), np.array([128.0, 128.0])
-    drag(qtbot, win.canvas.native, canvas_point(win, corner_a), canvas_point(win, corner_b))
-    inside = np.flatnonzero((c[:, 0] <= 127.5) & (c[:, 1] <= 127.5))
-    assert set(doc.layout.selection().tolist()) == set(inside.tolist())
-    assert len(doc.history) == 0  # selection is not an edit
