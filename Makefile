@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[studio,test]"
+	$(BIN)/pip install -q -e ".[studio,test,bench]"
 	touch $(STAMP)
 
 bench: venv  ## print the benchmark ratio tables
