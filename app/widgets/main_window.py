@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self.autosaver.saved.connect(self.status.set_message)
         self.autosaver.failed.connect(self.status.set_message)
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
-        self.canvas.canvas.events.key_press.connect(lambda e: e.native is not None and self.explain_disabled_key(e.native))
+        self.canvas.canvas.events.key_press.connect(self._on_canvas_key)
         tb.engine.currentTextChanged.connect(self.set_engine)
         tb.steps.valueChanged.connect(lambda n: self.with_doc(lambda d: d.update_settings(fit_steps=int(n))))
         tb.brush.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_radius=float(v))))
@@ -411,6 +411,10 @@ class MainWindow(QMainWindow):
             self.canvas.pan_button_held = True
         self.explain_disabled_key(event)
         super().keyPressEvent(event)
+
+    def _on_canvas_key(self, event) -> None:
+        if event.native is not None:  # the canvas's Qt widget accepts its keys: they never reach keyPressEvent
+            self.explain_disabled_key(event.native)
 
     def explain_disabled_key(self, event) -> None:
         """The key of a disabled action (Qt does not fire it) shows the action's reason in the status bar."""
