@@ -26,11 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def choose_engine(engine: str | None, model: str | None) -> tuple[str, str | None]:
     """(engine, checkpoint): ``--model`` or else the default model (``gpstoken``'s lookup: $GPSTOKEN_MODEL,
-    then the bundled one) makes "model" the default; without one it is "fit". ``--engine`` overrides;
-    "model" with no checkpoint anywhere is a one-line GPSTokenError."""
+    then the bundled one) makes "model" the default; without one it is "fit". ``--engine`` overrides (the
+    checkpoint stays available to switch to); "model" with no checkpoint anywhere is a one-line GPSTokenError."""
     from gpstoken.models.default_model import default_model_path
 
-    if model is None and engine != "fit":
+    if model is None:
         try:
             model = str(default_model_path())
         except GPSTokenError:

@@ -323,7 +323,7 @@ def test_default_engine_is_the_model_when_a_default_checkpoint_exists(monkeypatc
     ckpt.write_bytes(b"x")
     monkeypatch.setenv("GPSTOKEN_MODEL", str(ckpt))
     assert choose_engine(None, None) == ("model", str(ckpt))
-    assert choose_engine("fit", None) == ("fit", None)
+    assert choose_engine("fit", None) == ("fit", str(ckpt))  # the tool bar can still switch to it
     assert choose_engine(None, "other.safetensors") == ("model", "other.safetensors")
     monkeypatch.setenv("GPSTOKEN_MODEL", str(tmp_path / "missing.safetensors"))
     assert choose_engine(None, None) == ("fit", None)  # no checkpoint anywhere: fitting
