@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 from PySide6.QtGui import QAction
 
 from gpstoken.errors import GPSTokenError
@@ -77,5 +78,8 @@ class RegionActions:
         doc.history.push(cmd)
         kept = [cmd.index, cmd.length] if name == "split" else [int(cmd.indices[0])]
         doc.layout.select(kept)
-        self.status.set_message(f"{cmd.name}: {len(doc.layout.live())} tokens")
+        live = doc.layout.live()
+        counts = np.bincount(doc.layout.state().tiles[live], minlength=doc.plane.num_tiles)
+        uneven = f"; tiles now hold {counts.min()}-{counts.max()} tokens" if counts.min() != counts.max() else ""
+        self.status.set_message(f"{cmd.name}: {len(live)} tokens{uneven}")
         return True
