@@ -3,7 +3,6 @@
 On the linear path from N(0,1) noise, x_t = t*m + sqrt(t^2 s^2 + (1-t)^2) * x0 solves the ODE, so
 the endpoint of noise x0 is m + s*x0 and the velocity is m + (t s^2 - (1-t)) / var_t * (x - t m).
 """
-import numpy as np
 import pytest
 import torch
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 
 from ..errors import GPSTokenError
-from .config import GeneratorConfig
 from .sit import SiT
 
 
