@@ -26,8 +26,7 @@ import torch
 from ..errors import GPSTokenError
 from ..io.atomic import atomic_path
 from ..train.ema import EMA
-from ..train.state import LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..train.trainer import _StopFlag
+from ..train.state import LATEST, StopFlag, load_checkpoint, rng_state, save_checkpoint, set_rng_state, trim_metrics
 from .checkpoint import save_generator
 from .config import GeneratorConfig, preset
 from .generator import Generator
@@ -114,7 +113,7 @@ class GeneratorTrainer:
         self.out = Path(out)
         self.device = torch.device(device) if device else default_device()
         self.on_event = on_event
-        self.stop = _StopFlag()
+        self.stop = StopFlag()
         cfg_path = self.out / CONFIG_FILE
         if resume:
             if not cfg_path.is_file():
@@ -143,20 +142,6 @@ class GeneratorTrainer:
             np.savez(fh, **self.arrays)
         with atomic_path(self.out / CONFIG_FILE) as tmp:
             tmp.write_text(json.dumps(self.cfg.to_dict(), indent=1))
-
-    def _trim_metrics(self) -> None:
-        """Drop rows past the resumed step (written after the last checkpoint of a killed run)."""
-        path = self.out / METRICS_FILE
-        if not path.exists():
-            return
-        keep = []
-        for line in path.read_text().splitlines():
-            try:
-                if json.loads(line)["step"] <= self.start:
-                    keep.append(line)
-            except (ValueError, KeyError):
-                continue  # a torn last line
-        path.write_text("".join(k + "\n" for k in keep))
 
     def _event(self, event: str, **fields: Any) -> None:
         row = {"time": round(time.time(), 3), "event": event, **fields}
@@ -218,7 +203,7 @@ class GeneratorTrainer:
     def run(self) -> dict[str, Any]:
         """Train to ``steps`` or a stop request; returns ``{"step", "status", "loss"}``."""
         self._setup()
-        self._trim_metrics()
+        trim_metrics(self.out / METRICS_FILE, self.start)
         cfg = self.cfg
         self._event("started", step=self.start, steps=cfg.steps, kind=self.mcfg.kind, examples=int(self.x1.shape[0]),
                     device=str(self.device))

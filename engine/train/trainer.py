@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,8 @@ from .config import TrainConfig
 from .data import StepBatches, TokenizerDataset, eval_image, initial_layout, list_images, make_loader
 from .ema import EMA
 from .losses import TokenizerLoss
-from .state import BEST, LATEST, load_checkpoint, numbered, rng_state, save_checkpoint, set_rng_state
+from .state import (BEST, LATEST, StopFlag, load_checkpoint, numbered, rng_state, save_checkpoint, set_rng_state,
+                    trim_metrics)
 
 CONFIG_FILE, RUN_FILE, METRICS_FILE, EVENTS_FILE = "config.json", "run.json", "metrics.jsonl", "events.jsonl"
 MODEL_FILE, BEST_MODEL_FILE = "model.safetensors", "model_best.safetensors"
@@ -106,32 +106,6 @@ class _Dist:
             torch.distributed.destroy_process_group()
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag instead of killing the process; handlers are restored on exit."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopFlag":
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        except ValueError:  # not the main thread: stop only through request()
-            self._old.clear()
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-    def request(self) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
 def _pick_device(name: str | None) -> torch.device:
     from ..settings import default_device
 
@@ -152,7 +126,7 @@ class Trainer:
         self.cfg, self.sources, self.start = resolve_run(spec)
         self.device = _pick_device(spec.device)
         self.on_event = on_event
-        self.stop = _StopFlag()
+        self.stop = StopFlag()
         self.dist: _Dist | None = None
 
     # --- files -----------------------------------------------------------------------------------
@@ -170,20 +144,6 @@ class Trainer:
         if self.dist.main:
             with open(self.out / METRICS_FILE, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-
-    def _trim_metrics(self) -> None:
-        """Drop rows past the resumed step (written after the last checkpoint of a killed run)."""
-        path = self.out / METRICS_FILE
-        if not path.exists():
-            return
-        keep = []
-        for line in path.read_text().splitlines():
-            try:
-                if json.loads(line)["step"] <= self.start:
-                    keep.append(line)
-            except (ValueError, KeyError):
-                continue  # a torn last line
-        path.write_text("".join(k + "\n" for k in keep))
 
     # --- setup -----------------------------------------------------------------------------------
 
@@ -376,7 +336,7 @@ class Trainer:
         cfg = self.cfg
         self._write_run_files()
         if self.dist.main:
-            self._trim_metrics()
+            trim_metrics(self.out / METRICS_FILE, self.start)
             (self.out / PROCESS_FILE).write_text(json.dumps({"pid": os.getpid()}))
         self._event("started", step=self.start, steps=cfg.steps, train_images=len(self.train_paths),
                     skipped=self.skipped, heldout=len(self.heldout), world=self.dist.world,
