@@ -10,8 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..io.atomic import atomic_path
-from ..models.checkpoint import read_safetensors
+from ..io.safetensors_file import read_safetensors, write_safetensors
 from .config import GeneratorConfig, resolve_config
 from .generator import Generator
 
@@ -48,14 +47,8 @@ def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str
 
 def save_generator(model: Generator, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
     """Write the weights under ``ema_model.`` keys (as official generator files) and the config, atomically."""
-    from safetensors.torch import save_file
-
-    metadata = dict(extra_metadata or {})
-    metadata[CONFIG_KEY] = json.dumps(model.config.to_dict())
-    metadata[FORMAT_KEY] = FORMAT
-    tensors = {EMA_PREFIX + k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    metadata = {**(extra_metadata or {}), CONFIG_KEY: json.dumps(model.config.to_dict()), FORMAT_KEY: FORMAT}
+    write_safetensors(path, {EMA_PREFIX + k: v for k, v in model.state_dict().items()}, metadata)
 
 
 def _check_keys(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], name: str) -> None:

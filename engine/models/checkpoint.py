@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..io.atomic import atomic_path
+from ..io.safetensors_file import read_safetensors, write_safetensors
 from .config import TokenizerConfig, resolve_config
 from .tokenizer import GPSTokenizer
 
@@ -24,23 +24,6 @@ FORMAT = "tokenizer-v1"
 _EMA_PREFIX = "ema_model."
 _EMA_EXTRAS = ("online_model.", "initted", "step")
 _DDP_PREFIX = "module."
-
-
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors and the metadata of a safetensors file; unreadable files are one CheckpointError line."""
-    from safetensors import SafetensorError, safe_open
-
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"no such checkpoint file: {p}")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{p.name}: not a readable safetensors file ({detail})") from None
-    return tensors, metadata
 
 
 def official_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -99,14 +82,8 @@ def load_tokenizer(path: str | os.PathLike, config: TokenizerConfig | dict | str
 
 def save_tokenizer(model: GPSTokenizer, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:
     """Write weights (official key names) and the config to ``path`` atomically."""
-    from safetensors.torch import save_file
-
-    metadata = dict(extra_metadata or {})
-    metadata[CONFIG_KEY] = json.dumps(model.config.to_dict())
-    metadata[FORMAT_KEY] = FORMAT
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.official_state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    metadata = {**(extra_metadata or {}), CONFIG_KEY: json.dumps(model.config.to_dict()), FORMAT_KEY: FORMAT}
+    write_safetensors(path, model.official_state_dict(), metadata)
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -1,0 +1,36 @@
+"""Safetensors files: read with one-line errors, write atomically as float32 with metadata."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from .atomic import atomic_path
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors and the metadata of a safetensors file; unreadable files are one CheckpointError line."""
+    from safetensors import SafetensorError, safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"no such checkpoint file: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{p.name}: not a readable safetensors file ({detail})") from None
+    return tensors, metadata
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` (as contiguous CPU float32) and string ``metadata`` to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    plain = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(plain, str(tmp), metadata=metadata)
