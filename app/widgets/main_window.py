@@ -39,6 +39,7 @@ from gpstoken_studio.widgets.region_actions import RegionActions
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
+from gpstoken_studio.widgets.training_panel import TrainingPanel
 from gpstoken_studio.widgets.window_actions import LAYERS, PROJECT_FILTER, register_actions
 
 
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.region_actions.bind(self.qactions)
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
+        self.training: TrainingPanel | None = None
         self.inspector = InspectorPanel(self)
         self.metrics = MetricsPanel(self)
         self.rate_plot = RatePlot(self)
@@ -325,9 +327,36 @@ class MainWindow(QMainWindow):
     def set_engine(self, name: str) -> None:
         if not name or name == self.pipeline.engine.name:
             return
-        if self._apply_engine(name) and self.document is not None:
+        self._switch_engine(name)
+
+    def _switch_engine(self, name: str) -> bool:
+        if not self._apply_engine(name):
+            return False
+        if self.document is not None:
             self.document.update_settings(engine=name)
             self.pipeline.set_engine(self.pipeline.engine)
+        return True
+
+    def open_model(self, path: str | Path) -> bool:
+        """Switch to the model engine with the checkpoint ``path`` (e.g. from the training panel)."""
+        previous = self.model_path, self.config_path
+        self.model_path, self.config_path = str(path), None
+        if not self._switch_engine("model"):
+            self.model_path, self.config_path = previous
+            return False
+        self._sync_controls()
+        self.status.set_message(f"Model engine: {Path(path).name}")
+        return True
+
+    def show_training(self) -> TrainingPanel:
+        """Show the Training dock (built on first use; it re-attaches to the last run folder)."""
+        if self.training is None:
+            self.training = TrainingPanel(self)
+            self.training.open_model.connect(self.open_model)
+            self.training_dock = self._dock("Training", self.training)
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return self.training
 
     def _apply_engine(self, name: str) -> bool:
         try:
@@ -452,6 +481,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and the worker; a clean exit leaves no recovery file."""
         self.autosaver.timer.stop()
+        if self.training is not None:
+            self.training.timer.stop()  # the run itself keeps going: it is in its own session
         self.autosaver.discard()
         self.pipeline.set_document(None)
         self.scheduler.shutdown()

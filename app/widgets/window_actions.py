@@ -59,5 +59,7 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("zoom_in", "Zoom In", "View", lambda: window.canvas.zoom(1.25), "Ctrl+=")
     r.add("zoom_out", "Zoom Out", "View", lambda: window.canvas.zoom(0.8), "Ctrl+-")
     r.add("zoom_fit", "Fit to Window", "View", window.fit_view, "Ctrl+0")
+    r.add("training", "Training Panel", "View", window.show_training, "Ctrl+Shift+T",
+          tip="Train a tokenizer and open its checkpoints")
     r.add("shortcuts", "Keyboard Shortcuts", "Help", window.show_shortcuts, "F1")
     r.add("about", "About GPSToken Studio", "Help", window.about)

@@ -48,6 +48,16 @@ class _Tail:
         return out
 
 
+def training_command(out: str | os.PathLike, config: str | None = None, data: str | None = None,
+                     args: list[str] | tuple[str, ...] = (), resume: bool = False, threads: int = 1) -> list[str]:
+    """The argv ``TrainingRun.start`` runs for these arguments."""
+    cmd = [sys.executable, "-m", "gpstoken.cli", "--threads", str(threads), "train", "tokenizer", "--out", str(out)]
+    cmd += ["--config", str(config)] if config else []
+    cmd += ["--data", str(data)] if data else []
+    cmd += ["--resume"] if resume else []
+    return cmd + [str(a) for a in args]
+
+
 class TrainingRun:
     """A training run folder, optionally with the process training it."""
 
@@ -67,11 +77,7 @@ class TrainingRun:
         (default ``OUT/train.log``). Events are streamed from this start on."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "gpstoken.cli", "--threads", str(threads), "train", "tokenizer", "--out", str(out)]
-        cmd += ["--config", str(config)] if config else []
-        cmd += ["--data", str(data)] if data else []
-        cmd += ["--resume"] if resume else []
-        cmd += [str(a) for a in args]
+        cmd = training_command(out, config, data, args, resume, threads)
         log_fh = open(log or out / "train.log", "ab")
         try:
             proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,0 +1,261 @@
+"""The Training dock: a form that runs ``gpstoken train tokenizer`` as a detached process, its live
+curves, samples and checkpoints; a QTimer polls the run folder so the GUI thread never waits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from gpstoken.errors import GPSTokenError
+from gpstoken.train.runner import TrainingRun
+from gpstoken_studio.model.training_form import (PRESETS, RunHistory, TrainingForm, ema, log_tail, newest_sample,
+                                                 run_models)
+
+LAST_RUN_KEY = "training/last_run"
+
+
+class TrainingPanel(QWidget):
+    """Start / stop / resume / extend / attach a tokenizer training run and watch it."""
+
+    open_model = Signal(str)  # a checkpoint path, double-clicked in the list
+
+    def __init__(self, parent: QWidget | None = None, poll_ms: int = 300) -> None:
+        super().__init__(parent)
+        self.form = TrainingForm()
+        self.run: TrainingRun | None = None
+        self.history = RunHistory()
+        self._sample: Path | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self.poll)
+        self._build()
+        self._sync_preview()
+        last = QSettings().value(LAST_RUN_KEY, "")
+        if last and Path(last).is_dir():
+            self.attach(last)
+
+    # --- widgets --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.preset = QComboBox()
+        self.preset.addItems(PRESETS)
+        self.yaml = QLineEdit(placeholderText="YAML config (replaces the preset)")
+        self.data = QLineEdit(placeholderText="image folder or list file")
+        self.steps = QSpinBox(maximum=10_000_000, specialValueText="config")
+        self.batch = QSpinBox(maximum=4096, specialValueText="config")
+        self.lr = QDoubleSpinBox(decimals=6, maximum=1.0, singleStep=1e-4, specialValueText="config")
+        self.out = QLineEdit(placeholderText="run folder")
+        self.device = QComboBox(editable=True)
+        self.device.addItems(["", "cpu", "cuda"])
+        self.preview = QLineEdit(readOnly=True)
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.preview.text()))
+        form = QFormLayout()
+        for label, w in (("Preset", self.preset), ("YAML", self.yaml), ("Data", self.data), ("Steps", self.steps),
+                         ("Batch", self.batch), ("Learning rate", self.lr), ("Output", self.out),
+                         ("Device", self.device)):
+            form.addRow(label, w)
+        row = QHBoxLayout()
+        row.addWidget(self.preview)
+        row.addWidget(copy)
+        form.addRow("Command", row)
+        for w in (self.yaml, self.data, self.out):
+            w.textChanged.connect(self._sync_preview)
+        self.preset.currentTextChanged.connect(self._sync_preview)
+        self.device.currentTextChanged.connect(self._sync_preview)
+        self.steps.valueChanged.connect(self._sync_preview)
+        self.batch.valueChanged.connect(self._sync_preview)
+        self.lr.valueChanged.connect(self._sync_preview)
+
+        self.start_button, self.stop_button = QPushButton("Start"), QPushButton("Stop")
+        self.resume_button, self.extend_button = QPushButton("Resume"), QPushButton("Extend")
+        self.attach_button = QPushButton("Attach…")
+        self.extend_steps = QSpinBox(minimum=1, maximum=10_000_000, value=1000, prefix="+")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(lambda: self.resume())
+        self.extend_button.clicked.connect(lambda: self.resume(self.extend_steps.value()))
+        self.attach_button.clicked.connect(self._ask_attach)
+        buttons = QHBoxLayout()
+        for w in (self.start_button, self.stop_button, self.resume_button, self.extend_button, self.extend_steps,
+                  self.attach_button):
+            buttons.addWidget(w)
+
+        self.plot = pg.PlotWidget(background="#1b1c20")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.raw_curve = self.plot.plot(pen=pg.mkPen((120, 170, 255, 70)))
+        self.loss_curve = self.plot.plot(pen=pg.mkPen((120, 170, 255), width=2))
+        self.psnr_view = pg.ViewBox()
+        self.plot.showAxis("right")
+        self.plot.setLabel("right", "PSNR", units="dB")
+        self.plot.scene().addItem(self.psnr_view)
+        self.plot.getAxis("right").linkToView(self.psnr_view)
+        self.psnr_view.setXLink(self.plot.getPlotItem())
+        self.plot.getViewBox().sigResized.connect(
+            lambda: self.psnr_view.setGeometry(self.plot.getViewBox().sceneBoundingRect()))
+        self.psnr_points = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(255, 190, 80))
+        self.psnr_view.addItem(self.psnr_points)
+
+        self.status = QLabel("No run")
+        self.rate = QLabel("")
+        self.sample = QLabel(alignment=Qt.AlignCenter)
+        self.sample.setMinimumHeight(120)
+        self.models = QListWidget()
+        self.models.itemDoubleClicked.connect(lambda item: self.open_model.emit(item.data(Qt.UserRole)))
+        self.log = QPlainTextEdit(readOnly=True, maximumBlockCount=200)
+        self.log.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.rate)
+        layout.addWidget(self.plot, 2)
+        layout.addWidget(self.sample, 1)
+        layout.addWidget(QLabel("Models and checkpoints (double-click to open)"))
+        layout.addWidget(self.models, 1)
+        layout.addWidget(self.log, 1)
+        self._sync_buttons()
+
+    def _sync_preview(self, *_args) -> None:
+        f = self.form
+        f.preset, f.yaml, f.data = self.preset.currentText(), self.yaml.text().strip(), self.data.text().strip()
+        f.steps, f.batch, f.lr = self.steps.value(), self.batch.value(), float(self.lr.value())
+        f.out, f.device = self.out.text().strip(), self.device.currentText().strip()
+        self.preview.setText(f.command_text())
+
+    def _sync_buttons(self) -> None:
+        running = self.run is not None and self.run.running
+        has_run = self.run is not None and (self.run.out / "config.json").exists()
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.resume_button.setEnabled(has_run and not running)
+        self.extend_button.setEnabled(has_run and not running)
+
+    # --- run control ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Launch the form's run (a new process session: it outlives the editor)."""
+        f = self.form
+        if not f.out:
+            self.status.setText("Choose an output folder first")
+            return
+        self._launch(lambda: TrainingRun.start(f.out, config=f.config, data=f.data or None, args=f.args()))
+
+    def resume(self, extend: int = 0) -> None:
+        """Continue the current run at its last checkpoint, ``extend`` steps past its total when > 0."""
+        if self.run is None:
+            return
+        out = self.run.out
+        args = ["--extend", str(extend)] if extend else []
+        self._launch(lambda: TrainingRun.start(out, resume=not extend, args=args))
+
+    def _launch(self, start) -> None:
+        try:
+            run = start()
+        except (OSError, GPSTokenError) as exc:
+            self.status.setText(f"Cannot start: {exc}")
+            return
+        self._follow(run, keep_history=self.run is not None and run.out == self.run.out)
+        self.status.setText(f"Running in {run.out}")
+
+    def stop(self) -> None:
+        """Ask the trainer to save and exit (SIGINT); the timer sees the 'stopped' event."""
+        if self.run is not None and self.run.running:
+            self.run.stop(timeout=0)
+            self.status.setText("Stopping (saving a checkpoint)…")
+
+    def attach(self, out: str | Path) -> bool:
+        """Follow the run in ``out`` (running or finished), replaying its history."""
+        try:
+            run = TrainingRun.attach(out)
+        except GPSTokenError as exc:
+            self.status.setText(str(exc))
+            return False
+        self._follow(run, keep_history=False)
+        self.out.setText(str(run.out))
+        self.poll()
+        return True
+
+    def _ask_attach(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Attach to a training run folder")
+        if folder:
+            self.attach(folder)
+
+    def _follow(self, run: TrainingRun, keep_history: bool) -> None:
+        self.run = run
+        if not keep_history:
+            self.history = RunHistory()
+            self._sample = None
+        self.log.setVisible(False)
+        QSettings().setValue(LAST_RUN_KEY, str(run.out))
+        self.timer.start()
+        self._sync_buttons()
+
+    # --- polling --------------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Read new rows, redraw; when the process has ended, show how."""
+        run = self.run
+        if run is None:
+            return
+        alive = run.running
+        for row in run.poll_events():
+            self.history.add(row)
+        self._redraw()
+        if not alive:
+            self.timer.stop()
+            self._show_end()
+        self._sync_buttons()
+
+    def _redraw(self) -> None:
+        h = self.history
+        if h.steps:
+            self.raw_curve.setData(h.steps, h.losses)
+            self.loss_curve.setData(h.steps, ema(h.losses))
+        if h.psnr:
+            xs, ys = zip(*h.psnr)
+            self.psnr_points.setData(list(xs), list(ys))
+            self.psnr_view.enableAutoRange()
+        eta = h.eta_s()
+        self.rate.setText(f"step {h.step}/{h.total_steps or '?'} · {h.img_per_s:.1f} img/s"
+                          + (f" · ETA {_duration(eta)}" if eta is not None else ""))
+        sample = newest_sample(self.run.out)
+        if sample is not None and sample != self._sample:
+            self._sample = sample
+            pix = QPixmap(str(sample))
+            self.sample.setPixmap(pix.scaled(self.sample.width() or 300, 160, Qt.KeepAspectRatio))
+        self._list_models()
+
+    def _list_models(self) -> None:
+        paths = [str(p) for p in run_models(self.run.out)]
+        if paths == [self.models.item(i).data(Qt.UserRole) for i in range(self.models.count())]:
+            return
+        self.models.clear()
+        for p in paths:
+            item = QListWidgetItem(Path(p).name)
+            item.setData(Qt.UserRole, p)
+            item.setToolTip(p)
+            self.models.addItem(item)
+
+    def _show_end(self) -> None:
+        run, h = self.run, self.history
+        code = run.process.poll() if run.process is not None else None
+        if h.status in ("finished", "stopped") and code in (0, None):
+            self.status.setText(f"Run {h.status} at step {h.step}")
+            return
+        self.status.setText(f"Run ended (exit status {code}){': ' + h.message if h.message else ''}")
+        self.log.setPlainText(log_tail(run.out))
+        self.log.setVisible(True)
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
