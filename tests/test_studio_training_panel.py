@@ -82,6 +82,7 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
         stopped = panel.history.step
         assert (out / "checkpoints" / "latest.pt").is_file() and panel.status.text().startswith("Run stopped")
         assert panel.psnr_points.data.size > 0 and panel.models.count() >= 2
+        assert panel._sample is not None and not panel.sample.pixmap().isNull()  # the newest sample grid
 
         panel.extend_steps.setValue(5)
         qtbot.mouseClick(panel.extend_button, Qt.LeftButton)
@@ -108,6 +109,9 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
     assert attached.history.steps == [r["step"] for r in rows if "split" not in r]
     assert attached.status.text().startswith("Run stopped")
 
+    checkpoint = attached.models.findItems("latest.pt", Qt.MatchExactly)[0]
+    attached.models.itemDoubleClicked.emit(checkpoint)  # training state, not a model: explained, engine unchanged
+    assert again.pipeline.engine.name == "fit" and "training checkpoint" in attached.status.text()
     item = attached.models.item(0)
     assert item.text() == "model.safetensors"
     qtbot.waitUntil(lambda: attached.models.visualItemRect(item).height() > 0)

@@ -56,10 +56,13 @@ class TrainingPanel(QWidget):
         copy = QPushButton("Copy")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.preview.text()))
         form = QFormLayout()
+        browse = {self.yaml: lambda: QFileDialog.getOpenFileName(self, "Training config", "", "YAML (*.yaml *.yml)")[0],
+                  self.data: lambda: QFileDialog.getExistingDirectory(self, "Image folder"),
+                  self.out: lambda: QFileDialog.getExistingDirectory(self, "Run folder")}
         for label, w in (("Preset", self.preset), ("YAML", self.yaml), ("Data", self.data), ("Steps", self.steps),
                          ("Batch", self.batch), ("Learning rate", self.lr), ("Output", self.out),
                          ("Device", self.device)):
-            form.addRow(label, w)
+            form.addRow(label, _with_browse(w, browse[w]) if w in browse else w)
         row = QHBoxLayout()
         row.addWidget(self.preview)
         row.addWidget(copy)
@@ -108,7 +111,7 @@ class TrainingPanel(QWidget):
         self.sample = QLabel(alignment=Qt.AlignCenter)
         self.sample.setMinimumHeight(120)
         self.models = QListWidget()
-        self.models.itemDoubleClicked.connect(lambda item: self.open_model.emit(item.data(Qt.UserRole)))
+        self.models.itemDoubleClicked.connect(self._open_item)
         self.log = QPlainTextEdit(readOnly=True, maximumBlockCount=200)
         self.log.setVisible(False)
 
@@ -245,6 +248,13 @@ class TrainingPanel(QWidget):
             item.setToolTip(p)
             self.models.addItem(item)
 
+    def _open_item(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.UserRole)
+        if path.endswith(".safetensors"):
+            self.open_model.emit(path)
+        else:  # training state (model, EMA, optimisers): Resume continues from it; the editor reads exports
+            self.status.setText(f"{Path(path).name} is a training checkpoint: open model.safetensors instead")
+
     def _show_end(self) -> None:
         run, h = self.run, self.history
         code = run.process.poll() if run.process is not None else None
@@ -259,3 +269,16 @@ class TrainingPanel(QWidget):
 def _duration(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _with_browse(edit: QLineEdit, ask) -> QWidget:
+    """``edit`` with a "…" button that fills it from ``ask()`` (a file dialog; empty when cancelled)."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(edit)
+    button = QPushButton("…")
+    button.setFixedWidth(28)
+    button.clicked.connect(lambda: (lambda path: path and edit.setText(path))(ask()))
+    row.addWidget(button)
+    return box
