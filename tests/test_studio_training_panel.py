@@ -1,6 +1,7 @@
 """The Training dock end to end: command preview, a real micro run started, stopped, resumed and extended
 from the panel, a crashing run, attaching to a run folder, and opening its model in the editor."""
 import json
+import os
 import shlex
 import sys
 
@@ -76,6 +77,7 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
                         timeout=WAIT_MS)
         assert len(panel.loss_curve.getData()[0]) == len(panel.history.steps)
         assert not panel.start_button.isEnabled()
+        assert os.getsid(panel.run.pid) == panel.run.pid  # its own session: closing the editor leaves it running
 
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
         _wait_status(qtbot, panel, "stopped")
