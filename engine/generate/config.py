@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_fields import dataclass_from_dict, named
 from ..errors import CheckpointError
 
 KINDS = ("layout", "texture")
@@ -110,13 +111,7 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise CheckpointError(f"generator config: unknown field {unknown[0]!r}")
-        try:
-            return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"generator config: {exc}") from None
+        return dataclass_from_dict(cls, d, "generator config", CheckpointError)
 
 
 PRESETS: dict[str, GeneratorConfig] = {
@@ -135,10 +130,7 @@ PRESETS: dict[str, GeneratorConfig] = {
 
 def preset(name: str) -> GeneratorConfig:
     """A named generator shape: ``texture-xl``, ``layout-s``, ``layout-tiny``, ``texture-tiny``."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise CheckpointError(f"unknown generator preset {name!r} (known: {', '.join(PRESETS)})") from None
+    return named(PRESETS, name, "generator preset", CheckpointError)
 
 
 def from_official_yaml(path: str | os.PathLike) -> GeneratorConfig:

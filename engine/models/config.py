@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_fields import dataclass_from_dict, named
 from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
@@ -93,14 +94,7 @@ class TokenizerConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TokenizerConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CheckpointError(f"config: unknown field {unknown[0]!r}")
-        try:
-            return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"config: {exc}") from None
+        return dataclass_from_dict(cls, d, "config", CheckpointError)
 
 
 _OFFICIAL = dict(gpsenc_n=30, gpsenc_c=512, rois=8, gps_dmax=3.0, gps_adaptive_w=2.5, gps_rs=(64, 64),
@@ -122,10 +116,7 @@ PRESETS: dict[str, TokenizerConfig] = {
 
 def preset(name: str) -> TokenizerConfig:
     """The named preset: ``s64``, ``m128``, ``l256`` (official sizes) or ``tiny`` (bundled CPU model)."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise CheckpointError(f"unknown model preset {name!r} (known: {', '.join(PRESETS)})") from None
+    return named(PRESETS, name, "model preset", CheckpointError)
 
 
 def from_official_yaml(path: str | os.PathLike) -> TokenizerConfig:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config_fields import dataclass_from_dict
 from ..errors import GPSTokenError
 from ..models.config import PRESETS as MODEL_PRESETS
 from ..models.config import TokenizerConfig, resolve_config
@@ -109,14 +110,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise GPSTokenError(f"train config: unknown field {unknown[0]!r}")
-        try:
-            return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise GPSTokenError(f"train config: {exc}") from None
+        return dataclass_from_dict(cls, d, "train config", GPSTokenError)
 
     def differences(self, other: "TrainConfig", ignore: tuple[str, ...] = ("steps", "name")) -> list[str]:
         """Names of the fields whose values differ (``ignore`` excepted)."""
