@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..io.safetensors_file import read_safetensors, write_safetensors
+from ..io.safetensors_file import config_from_metadata, read_safetensors, write_safetensors
 from .config import GeneratorConfig, resolve_config
 from .generator import Generator
 
@@ -27,12 +27,7 @@ def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str
     tensors, metadata = read_safetensors(path)
     name = Path(path).name
     if config is None:
-        if CONFIG_KEY not in metadata:
-            raise CheckpointError(f"{name} holds no generator config (an official file?): pass its YAML")
-        try:
-            cfg = GeneratorConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
-        except json.JSONDecodeError:
-            raise CheckpointError(f"{name}: the generator config in its metadata is not valid JSON") from None
+        cfg = config_from_metadata(metadata, CONFIG_KEY, GeneratorConfig.from_dict, name, "generator config")
     else:
         cfg = resolve_config(config)
     if any(k.startswith(EMA_PREFIX) for k in tensors):

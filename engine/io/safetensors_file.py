@@ -1,8 +1,10 @@
 """Safetensors files: read with one-line errors, write atomically as float32 with metadata."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
@@ -34,3 +36,14 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
     plain = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(plain, str(tmp), metadata=metadata)
+
+
+def config_from_metadata(metadata: dict[str, str], key: str, from_dict: Callable[[dict], Any],
+                         filename: str, what: str) -> Any:
+    """The config our checkpoints store as JSON under ``key``; absent or broken: one CheckpointError line."""
+    if key not in metadata:
+        raise CheckpointError(f"{filename} holds no {what} (an official file?): pass its YAML or a preset name")
+    try:
+        return from_dict(json.loads(metadata[key]))
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{filename}: the {what} in its metadata is not valid JSON") from None

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..io.safetensors_file import read_safetensors, write_safetensors
+from ..io.safetensors_file import config_from_metadata, read_safetensors, write_safetensors
 from .config import TokenizerConfig, resolve_config
 from .tokenizer import GPSTokenizer
 
@@ -63,14 +63,7 @@ def load_tokenizer(path: str | os.PathLike, config: TokenizerConfig | dict | str
     """
     tensors, metadata = read_safetensors(path)
     if config is None:
-        if CONFIG_KEY not in metadata:
-            raise CheckpointError(
-                f"{Path(path).name} holds no model config (an official file?): pass its YAML or a preset name"
-            )
-        try:
-            cfg = TokenizerConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
-        except json.JSONDecodeError:
-            raise CheckpointError(f"{Path(path).name}: the config in its metadata is not valid JSON") from None
+        cfg = config_from_metadata(metadata, CONFIG_KEY, TokenizerConfig.from_dict, Path(path).name, "model config")
     else:
         cfg = resolve_config(config)
     with torch.device("meta"):  # no random initialisation: every weight comes from the file
