@@ -34,7 +34,8 @@ def _add_common(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--classes", type=int, help="number of classes (default: the preset's)")
     p.add_argument("--conditioning", choices=("reference", "paper"), help="texture: where the layout enters")
     p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume: the run's own)")
-    p.add_argument("--batch", type=int, default=32, help="examples per step (default 32)")
+    p.add_argument("--batch", type=int, default=32, help="examples per step and process (default 32)")
+    p.add_argument("--sample-every", type=int, default=500, help="write samples/step_*.png every N steps (default 500)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, as the paper)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", metavar="CKPT", help="start from this generator's weights (same shape): fine-tuning")
@@ -64,7 +65,7 @@ def _run(args: argparse.Namespace, kind: str, extra: dict) -> int:
         if model.kind != kind:
             raise GPSTokenError(f"--preset {args.preset} is a {model.kind} model, not a {kind} model")
         config = GenTrainConfig(model=model.to_dict(), data=args.data or "", steps=args.steps or 2000, batch=args.batch,
-                                lr=args.lr, seed=args.seed, init=args.init or "", **extra)
+                                lr=args.lr, seed=args.seed, init=args.init or "", sample_every=args.sample_every, **extra)
     trainer = GeneratorTrainer(args.out, config, resume=args.resume, steps=args.steps if args.resume else None,
                                on_event=lambda row: print(json.dumps(row), flush=True), device=args.device)
     print(json.dumps(trainer.run()))

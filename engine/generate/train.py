@@ -4,8 +4,10 @@ A run folder holds ``config.json`` (GenTrainConfig, with the model's data statis
 (the prepared examples, so a resume does not re-partition or re-read anything), ``metrics.jsonl``
 (``{"step", "loss", "lr", "ex_per_s", "time"}`` every ``log_every`` steps), ``events.jsonl``,
 ``checkpoints/latest.pt`` (model, EMA, optimiser, RNG; the tokenizer trainer's format) and
-``model.safetensors`` (EMA weights, loadable with :func:`load_generator`). SIGINT/SIGTERM finish the
-step, save and return; ``resume`` continues at the last checkpoint (a larger ``steps`` extends).
+``model.safetensors`` (EMA weights, loadable with :func:`load_generator`) and ``samples/step_*.png``
+every ``sample_every`` steps. SIGINT/SIGTERM finish the step, save and return; ``resume`` continues at
+the last checkpoint (a larger ``steps`` extends). Under ``torchrun`` each rank trains its slots of the
+global batch (``batch`` per process) through DistributedDataParallel; rank 0 writes.
 
 Layout examples: ``g_init`` of entropy partitions of random augmented crops of the images (canonical
 order). Texture examples: the token files of ``gpstoken extract``; the layout condition gets
@@ -25,6 +27,7 @@ import torch
 
 from ..errors import GPSTokenError
 from ..io.atomic import atomic_path
+from ..train.distributed import Dist, pick_device
 from ..train.ema import EMA
 from ..train.state import LATEST, StopFlag, load_checkpoint, rng_state, save_checkpoint, set_rng_state, trim_metrics
 from .checkpoint import save_generator
@@ -54,11 +57,13 @@ class GenTrainConfig:
     seed: int = 0
     log_every: int = 10
     ckpt_every: int = 200
+    sample_every: int = 500
+    sample_count: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        if self.steps < 1 or self.batch < 1 or self.lr <= 0 or self.examples < 1:
-            raise GPSTokenError("steps, batch, examples must be >= 1 and lr > 0")
+        if min(self.steps, self.batch, self.examples, self.sample_every, self.sample_count) < 1 or self.lr <= 0:
+            raise GPSTokenError("steps, batch, examples, sample_every, sample_count must be >= 1 and lr > 0")
 
     @property
     def model_config(self) -> GeneratorConfig:
@@ -108,10 +113,9 @@ class GeneratorTrainer:
     def __init__(self, out: str | Path, config: GenTrainConfig | None = None, resume: bool = False,
                  steps: int | None = None, on_event: Callable[[dict], None] | None = None,
                  device: str | torch.device | None = None) -> None:
-        from ..settings import default_device
-
         self.out = Path(out)
-        self.device = torch.device(device) if device else default_device()
+        self.device = pick_device(str(device) if device else None)
+        self.dist = Dist(self.device)
         self.on_event = on_event
         self.stop = StopFlag()
         cfg_path = self.out / CONFIG_FILE
@@ -127,9 +131,16 @@ class GeneratorTrainer:
                 raise GPSTokenError(f"{self.out} already holds a run: pass --resume or choose another --out")
             if config is None or not config.data:
                 raise GPSTokenError("a new run needs a config and --data")
-            mcfg, self.arrays = prepare_data(config)
-            self.cfg = config.replace(model=mcfg.to_dict())
-            self._write_run_files()
+            self.dist.barrier()  # every rank has checked the folder before rank 0 fills it
+            if self.dist.main:
+                mcfg, self.arrays = prepare_data(config)
+                self.cfg = config.replace(model=mcfg.to_dict())
+                self._write_run_files()
+            self.dist.barrier()
+            if not self.dist.main:  # the other ranks train on rank 0's examples
+                self.cfg = GenTrainConfig(**json.loads(cfg_path.read_text()))
+                with np.load(self.out / DATA_FILE) as z:
+                    self.arrays = {k: z[k] for k in z.files}
         if steps:
             self.cfg = self.cfg.replace(steps=steps)
         self.mcfg = self.cfg.model_config
@@ -144,6 +155,8 @@ class GeneratorTrainer:
             tmp.write_text(json.dumps(self.cfg.to_dict(), indent=1))
 
     def _event(self, event: str, **fields: Any) -> None:
+        if not self.dist.main:
+            return
         row = {"time": round(time.time(), 3), "event": event, **fields}
         with open(self.out / EVENTS_FILE, "a") as fh:
             fh.write(json.dumps(row) + "\n")
@@ -151,6 +164,8 @@ class GeneratorTrainer:
             self.on_event(row)
 
     def _setup(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         torch.manual_seed(self.cfg.seed)
         self.model = Generator(self.mcfg).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
@@ -173,53 +188,89 @@ class GeneratorTrainer:
             self.ema.load_state_dict(state["ema"])
             self.opt.load_state_dict(state["opt"])
             set_rng_state(state["rng"])
+        if self.dist.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # find_unused: class/condition embeddings a model kind does not use stay out of the graph
+            self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids,
+                                                                 find_unused_parameters=True)
+        else:
+            self.ddp = self.model
 
     def _step(self) -> float:
         cfg, mcfg = self.cfg, self.mcfg
-        idx = torch.randint(0, self.x1.shape[0], (cfg.batch,)).to(self.device)
+        # every rank draws the same global batch (same seed and steps) and trains its own slots of it
+        total, mine = cfg.batch * self.dist.world, slice(self.dist.rank, None, self.dist.world)
+        idx = torch.randint(0, self.x1.shape[0], (total,))[mine].to(self.device)
         y = self.labels[idx]
-        drop = torch.rand(cfg.batch).to(self.device) < mcfg.class_dropout
+        drop = (torch.rand(total)[mine] < mcfg.class_dropout).to(self.device)
         y = torch.where(drop, torch.full_like(y, mcfg.null_class), y)
         cond = None
         if self.cond is not None:
             cond = self.cond[idx] + mcfg.cond_noise * torch.randn(self.cond[idx].shape).to(self.device)
-        self.model.train()
-        loss = velocity_loss(lambda xt, t: self.model(xt, t, y, cond), self.x1[idx])
+        self.ddp.train()
+        loss = velocity_loss(lambda xt, t: self.ddp(xt, t, y, cond), self.x1[idx])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.ema.update(self.model)
         return loss.item()
 
+    def _ema_model(self) -> Generator:
+        model = Generator(self.mcfg)
+        model.load_state_dict(self.ema.shadow)
+        return model.eval()
+
     def _save(self, step: int) -> None:
+        if not self.dist.main:
+            return
         state = {"step": step, "model": self.model.state_dict(), "ema": self.ema.state_dict(),
                  "opt": self.opt.state_dict(), "rng": rng_state(), "config": self.cfg.to_dict()}
         save_checkpoint(state, self.out / "checkpoints" / LATEST)
-        export = Generator(self.mcfg)
-        export.load_state_dict(self.ema.shadow)
-        save_generator(export, self.out / MODEL_FILE, {"gpstoken.train.step": str(step)})
+        save_generator(self._ema_model(), self.out / MODEL_FILE, {"gpstoken.train.step": str(step)})
         self._event("checkpoint", step=step)
+
+    def _write_samples(self, step: int) -> None:
+        """Rank 0: a PNG of ``sample_count`` EMA samples (layouts calibrated; textures' first channels as colours)."""
+        if not self.dist.main:
+            return
+        from ..io.images import save_image
+        from .samples import sample_strip
+
+        with torch.random.fork_rng():
+            torch.manual_seed(self.cfg.seed)
+            picture = sample_strip(self._ema_model(), self.arrays, self.cfg.sample_count)
+        save_image(self.out / "samples" / f"step_{step:08d}.png", picture)
 
     def run(self) -> dict[str, Any]:
         """Train to ``steps`` or a stop request; returns ``{"step", "status", "loss"}``."""
+        try:
+            return self._run()
+        finally:
+            self.dist.close()
+
+    def _run(self) -> dict[str, Any]:
         self._setup()
-        trim_metrics(self.out / METRICS_FILE, self.start)
+        if self.dist.main:
+            trim_metrics(self.out / METRICS_FILE, self.start)
         cfg = self.cfg
         self._event("started", step=self.start, steps=cfg.steps, kind=self.mcfg.kind, examples=int(self.x1.shape[0]),
-                    device=str(self.device))
+                    device=str(self.device), world=self.dist.world)
         step, status, losses, tick = self.start, "finished", [], time.perf_counter()
         with self.stop:
             while step < cfg.steps:
                 losses.append(self._step())
                 step += 1
                 if step % cfg.log_every == 0 or step == cfg.steps:
-                    rate = len(losses) * cfg.batch / max(time.perf_counter() - tick, 1e-9)
+                    rate = len(losses) * cfg.batch * self.dist.world / max(time.perf_counter() - tick, 1e-9)
                     row = {"step": step, "loss": round(float(np.mean(losses)), 6), "lr": cfg.lr,
                            "ex_per_s": round(rate, 2), "time": round(time.time(), 3)}
-                    with open(self.out / METRICS_FILE, "a") as fh:
-                        fh.write(json.dumps(row) + "\n")
+                    if self.dist.main:
+                        with open(self.out / METRICS_FILE, "a") as fh:
+                            fh.write(json.dumps(row) + "\n")
                     losses, tick = [], time.perf_counter()
-                if self.stop.requested:
+                if step % cfg.sample_every == 0:
+                    self._write_samples(step)
+                if self.dist.any(self.stop.requested):
                     status = "stopped"
                     break
                 if step % cfg.ckpt_every == 0 and step < cfg.steps:

@@ -23,6 +23,7 @@ import torch
 from ..errors import GPSTokenError
 from .config import TrainConfig
 from .data import StepBatches, TokenizerDataset, eval_image, initial_layout, list_images, make_loader
+from .distributed import Dist, pick_device
 from .ema import EMA
 from .losses import TokenizerLoss
 from .state import (BEST, LATEST, StopFlag, load_checkpoint, numbered, rng_state, save_checkpoint, set_rng_state,
@@ -78,45 +79,6 @@ def resolve_run(spec: RunSpec) -> tuple[TrainConfig, dict[str, Any], int]:
     return saved.replace(steps=steps + spec.extend), sources, start
 
 
-class _Dist:
-    """Process-group facts; a single process when not launched by torchrun."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.active = self.world > 1
-        if self.active and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def any(self, flag: bool) -> bool:
-        """True on every rank if it is true on one (keeps ranks stopping at the same step)."""
-        if not self.active:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0])
-        torch.distributed.all_reduce(t)
-        return bool(t.item() > 0)
-
-    def close(self) -> None:
-        if self.active and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
-def _pick_device(name: str | None) -> torch.device:
-    from ..settings import default_device
-
-    device = torch.device(name) if name else default_device()
-    if device.type == "cuda" and device.index is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "mps":  # the splatting kernels have no MPS path worth training on
-        device = torch.device("cpu")
-    return device
-
-
 class Trainer:
     """One training run; ``run()`` trains until the step count or a stop request, then returns a summary."""
 
@@ -124,10 +86,10 @@ class Trainer:
         self.spec = spec
         self.out = Path(spec.out)
         self.cfg, self.sources, self.start = resolve_run(spec)
-        self.device = _pick_device(spec.device)
+        self.device = pick_device(spec.device)
         self.on_event = on_event
         self.stop = StopFlag()
-        self.dist: _Dist | None = None
+        self.dist: Dist | None = None
 
     # --- files -----------------------------------------------------------------------------------
 
@@ -151,7 +113,7 @@ class Trainer:
         from ..models import GPSTokenizer
 
         cfg = self.cfg
-        self.dist = _Dist(self.device)
+        self.dist = Dist(self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         images = list_images(self.sources["data"])
