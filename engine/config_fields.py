@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Type, TypeVar
+import os
+from pathlib import Path
+from typing import Any, Callable, Type, TypeVar
 
-from .errors import GPSTokenError
+from .errors import CheckpointError, GPSTokenError
 
 C = TypeVar("C")
 
@@ -26,3 +28,27 @@ def named(presets: dict[str, C], name: str, what: str, error: Type[GPSTokenError
         return presets[name]
     except KeyError:
         raise error(f"unknown {what} {name!r} (known: {', '.join(presets)})") from None
+
+
+def read_official_yaml(path: str | os.PathLike) -> tuple[Any, Path]:
+    """The parsed document of an official YAML config and its path; unreadable: one CheckpointError line."""
+    import yaml
+
+    p = Path(path)
+    try:
+        return yaml.safe_load(p.read_text()), p
+    except FileNotFoundError:
+        raise CheckpointError(f"no such config file: {p}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CheckpointError(f"{p.name}: not a readable YAML file ({type(exc).__name__})") from None
+
+
+def resolve(config: Any, cls: Type[C], presets: dict[str, C], from_yaml: Callable[[Any], C]) -> C:
+    """A ``cls`` from an instance, a dict (ours), a preset name or an official YAML path."""
+    if isinstance(config, cls):
+        return config
+    if isinstance(config, dict):
+        return cls.from_dict(config)
+    if isinstance(config, str) and config in presets:
+        return presets[config]
+    return from_yaml(config)

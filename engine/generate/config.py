@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..config_fields import dataclass_from_dict, named
+from ..config_fields import dataclass_from_dict, named, read_official_yaml, resolve
 from ..errors import CheckpointError
 
 KINDS = ("layout", "texture")
@@ -136,15 +135,7 @@ def preset(name: str) -> GeneratorConfig:
 def from_official_yaml(path: str | os.PathLike) -> GeneratorConfig:
     """Read an official generator config (``model``: name, latent_size, num_classes, in_channels, ...;
     ``pretrained_gpstoken_means``/``stds``; ``gpstoken.gpsconfig.gps_c``)."""
-    import yaml
-
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"no such config file: {p}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CheckpointError(f"{p.name}: not a readable YAML file ({type(exc).__name__})") from None
+    doc, p = read_official_yaml(path)
     model = doc.get("model") if isinstance(doc, dict) else None
     if not isinstance(model, dict) or "latent_size" not in model or "in_channels" not in model:
         raise CheckpointError(f"{p.name}: needs a generator 'model' section with latent_size and in_channels")
@@ -178,10 +169,4 @@ def _from_official(doc: dict, model: dict, name: str) -> GeneratorConfig:
 
 def resolve_config(config: "GeneratorConfig | dict | str | os.PathLike") -> GeneratorConfig:
     """A config from an instance, a dict (ours), a preset name or an official YAML path."""
-    if isinstance(config, GeneratorConfig):
-        return config
-    if isinstance(config, dict):
-        return GeneratorConfig.from_dict(config)
-    if isinstance(config, str) and config in PRESETS:
-        return PRESETS[config]
-    return from_official_yaml(config)
+    return resolve(config, GeneratorConfig, PRESETS, from_official_yaml)

@@ -4,10 +4,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..config_fields import dataclass_from_dict, named
+from ..config_fields import dataclass_from_dict, named, read_official_yaml, resolve
 from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
@@ -121,15 +120,7 @@ def preset(name: str) -> TokenizerConfig:
 
 def from_official_yaml(path: str | os.PathLike) -> TokenizerConfig:
     """Read an official config file (``model.gpsconfig`` and ``model.decoderconfig``)."""
-    import yaml
-
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"no such config file: {p}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CheckpointError(f"{p.name}: not a readable YAML file ({type(exc).__name__})") from None
+    doc, p = read_official_yaml(path)
     model = doc.get("model") if isinstance(doc, dict) else None
     if not isinstance(model, dict) or not isinstance(model.get("gpsconfig"), dict) \
             or not isinstance(model.get("decoderconfig"), dict):
@@ -161,10 +152,4 @@ def from_official_dicts(gps: dict[str, Any], dec: dict[str, Any], name: str = "o
 
 def resolve_config(config: "TokenizerConfig | dict | str | os.PathLike") -> TokenizerConfig:
     """A config from an instance, a dict (ours), a preset name or an official YAML path."""
-    if isinstance(config, TokenizerConfig):
-        return config
-    if isinstance(config, dict):
-        return TokenizerConfig.from_dict(config)
-    if isinstance(config, str) and config in PRESETS:
-        return PRESETS[config]
-    return from_official_yaml(config)
+    return resolve(config, TokenizerConfig, PRESETS, from_official_yaml)
