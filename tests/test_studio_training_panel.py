@@ -112,8 +112,8 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
     assert attached.status.text().startswith("Run stopped")
 
     checkpoint = attached.models.findItems("latest.pt", Qt.MatchExactly)[0]
-    attached.models.itemDoubleClicked.emit(checkpoint)  # training state, not a model: explained, engine unchanged
-    assert again.pipeline.engine.name == "fit" and "training checkpoint" in attached.status.text()
+    attached.models.itemDoubleClicked.emit(checkpoint)  # a training checkpoint opens too (its EMA weights)
+    assert again.pipeline.engine.name == "model" and again.pipeline.engine.checkpoint == str(out / "checkpoints" / "latest.pt")
     item = attached.models.item(0)
     assert item.text() == "model.safetensors"
     qtbot.waitUntil(lambda: attached.models.visualItemRect(item).height() > 0)

@@ -33,7 +33,7 @@ def merged_plane(local: np.ndarray, tile: int, grid: tuple[int, int]) -> np.ndar
 
 
 class ModelEngine:
-    """A GPSToken tokenizer checkpoint (ours, or official safetensors with their YAML)."""
+    """A GPSToken tokenizer checkpoint (ours, official safetensors with their YAML, or a training .pt)."""
 
     name = "model"
     features = "latent"

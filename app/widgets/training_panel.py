@@ -249,11 +249,8 @@ class TrainingPanel(QWidget):
             self.models.addItem(item)
 
     def _open_item(self, item: QListWidgetItem) -> None:
-        path = item.data(Qt.UserRole)
-        if path.endswith(".safetensors"):
-            self.open_model.emit(path)
-        else:  # training state (model, EMA, optimisers): Resume continues from it; the editor reads exports
-            self.status.setText(f"{Path(path).name} is a training checkpoint: open model.safetensors instead")
+        """Exports and training checkpoints alike (load_tokenizer takes a .pt's EMA weights)."""
+        self.open_model.emit(item.data(Qt.UserRole))
 
     def _show_end(self) -> None:
         run, h = self.run, self.history

@@ -1,4 +1,5 @@
-"""Tokenizer checkpoints: official safetensors files (with their YAML) and ours (config in metadata).
+"""Tokenizer checkpoints: official safetensors files (with their YAML), ours (config in metadata) and
+our training checkpoints (``.pt``: EMA weights and config, see training_checkpoint).
 
 Weights are stored under the reference's key names in both cases, so either kind loads into the
 other's code. Official files may carry an ``ema_model.`` prefix (the EMA wrapper; ``online_model.*``,
@@ -17,6 +18,7 @@ from ..errors import CheckpointError
 from ..io.safetensors_file import config_from_metadata, read_safetensors, write_safetensors
 from .config import TokenizerConfig, resolve_config
 from .tokenizer import GPSTokenizer
+from .training_checkpoint import is_training_checkpoint_path, read_training_checkpoint
 
 CONFIG_KEY = "gpstoken.config"
 FORMAT_KEY = "gpstoken.format"
@@ -58,16 +60,28 @@ def load_tokenizer(path: str | os.PathLike, config: TokenizerConfig | dict | str
                    device: str | torch.device | None = None) -> GPSTokenizer:
     """A tokenizer from a checkpoint, in eval mode.
 
-    ``config``: None (read it from the file's metadata: our checkpoints), a TokenizerConfig, a dict,
+    ``path``: a safetensors file or a ``gpstoken train`` checkpoint (``.pt``: its EMA weights).
+    ``config``: None (read it from the file: our checkpoints), a TokenizerConfig, a dict,
     a preset name (``s64``, ``m128``, ``l256``, ``tiny``) or an official YAML path.
     """
-    tensors, metadata = read_safetensors(path)
-    if config is None:
-        cfg = config_from_metadata(metadata, CONFIG_KEY, TokenizerConfig.from_dict, Path(path).name, "model config")
+    training = is_training_checkpoint_path(path)
+    if training:
+        tensors, saved = read_training_checkpoint(path)
+        if config is None and saved is None:
+            raise CheckpointError(f"{Path(path).name} holds no model config and its run folder has no "
+                                  "config.json: pass a config or a preset name")
+        cfg = resolve_config(config if config is not None else saved)
     else:
-        cfg = resolve_config(config)
+        tensors, metadata = read_safetensors(path)
+        if config is None:
+            cfg = config_from_metadata(metadata, CONFIG_KEY, TokenizerConfig.from_dict, Path(path).name, "model config")
+        else:
+            cfg = resolve_config(config)
     with torch.device("meta"):  # no random initialisation: every weight comes from the file
         model = GPSTokenizer(cfg)
+    if training:  # module key names -> the reference's; unknown keys keep theirs for load_weights to report
+        official = dict(zip(model.state_dict(), model.official_state_dict()))
+        tensors = {official.get(k, k): v for k, v in tensors.items()}
     load_weights(model, tensors)
     model.eval()
     return model.to(device) if device is not None else model
