@@ -61,6 +61,7 @@ class JobScheduler(QObject):
 
     finished = Signal(object, object)  # (job, value)
     failed = Signal(object, str)  # (job, one-line message)
+    cancelled = Signal(object)  # (job) it stopped early on request
     progress = Signal(object, float, str)  # (job, fraction, message)
     partial = Signal(object, object)  # (job, value)
     busy_changed = Signal(bool)
@@ -168,6 +169,8 @@ class JobScheduler(QObject):
                 self.finished.emit(job, value)
             elif what == "failed":
                 self.failed.emit(job, value)
+            elif what == "cancelled":
+                self.cancelled.emit(job)
         with self._lock:
             busy = bool(self._pending) or self._running is not None
         self._set_busy(busy)

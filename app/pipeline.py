@@ -58,6 +58,7 @@ class Pipeline(QObject):
             self.doc.layout.changed.disconnect(self._on_layout)
             self.doc.bias.changed.disconnect(self._on_bias)
             self.doc.events.settings.disconnect(self._on_settings)
+            self.doc.events.image.disconnect(self._on_image)
         self.scheduler.cancel_all()
         self.doc = doc
         self._last_full = None
@@ -68,10 +69,11 @@ class Pipeline(QObject):
         doc.layout.changed.connect(self._on_layout)
         doc.bias.changed.connect(self._on_bias)
         doc.events.settings.connect(self._on_settings)
+        doc.events.image.connect(self._on_image)
         self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         if len(doc.layout):
             self.request(FULL)
-        else:
+        elif not doc.sketch:
             self._submit_layout()
 
     def set_engine(self, engine) -> None:
@@ -91,6 +93,12 @@ class Pipeline(QObject):
         if change.action == "replace":
             self._last_full = None  # different tokens: nothing to warm-start from
         self.request(FULL if change.final else FAST)
+
+    def _on_image(self, _image) -> None:
+        """A new image (a candidate accepted, or undone): nothing shown or cached still applies."""
+        self._last_full = None
+        self.doc.set_result(None)
+        self.request(FULL)
 
     def _on_bias(self, change: BiasChange) -> None:
         """A stroke in progress: re-partition with the bias painted so far on the worker (latest wins)."""
@@ -138,7 +146,7 @@ class Pipeline(QObject):
     def _flush(self) -> None:
         want, self._want = self._want, None
         doc = self.doc
-        if want is None or doc is None or not len(doc.layout):
+        if want is None or doc is None or doc.sketch or not len(doc.layout):
             return
         request = self._request(doc)
         if not len(request.rows):

@@ -211,6 +211,29 @@ class ReplaceLayout:
         return None
 
 
+@dataclass(frozen=True)
+class AcceptCandidate:
+    """A generated candidate becomes the document: its image and layout (undo brings back both)."""
+
+    before_image: np.ndarray
+    after_image: np.ndarray
+    before_sketch: bool
+    relayout: Relayout
+    merge_id: object = None
+    name: str = "Accept candidate"
+
+    def do(self, doc: "Document") -> None:
+        doc.set_image(self.after_image, sketch=False)
+        doc.layout.replace(self.relayout.after)
+
+    def undo(self, doc: "Document") -> None:
+        doc.set_image(self.before_image, sketch=self.before_sketch)
+        doc.layout.replace(self.relayout.before)
+
+    def merged(self, newer) -> None:
+        return None
+
+
 # --- factories ----------------------------------------------------------------------------------
 
 
@@ -280,4 +303,14 @@ def set_lambda(doc: "Document", lam: float, *, final: bool = True, merge_id: obj
 
 def repartition(doc: "Document") -> ReplaceLayout:
     """Drop layout edits: the partition of the current count, lambda and bias."""
-    return ReplaceLayout(Relayout(doc.layout.state(), doc.partition()))
+    return replace_layout(doc, doc.partition(), "Re-partition")
+
+
+def replace_layout(doc: "Document", state: LayoutState, name: str) -> ReplaceLayout:
+    """Install ``state`` as the whole layout (a calibration, a sampled layout)."""
+    return ReplaceLayout(Relayout(doc.layout.state(), state), name=name)
+
+
+def accept_candidate(doc: "Document", image: np.ndarray, layout: LayoutState) -> AcceptCandidate:
+    return AcceptCandidate(np.array(doc.image), np.array(image, np.uint8), doc.sketch,
+                           Relayout(doc.layout.state(), layout))

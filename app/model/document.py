@@ -18,6 +18,7 @@ from .settings import Settings
 
 class DocumentEvents(SignalGroup):
     settings = Signal(object, bool)  # (Settings, final)
+    image = Signal(object)  # the new image array (an accepted generated candidate, or its undo)
     result = Signal(object)  # Result | None
     revision = Signal(int)
 
@@ -31,12 +32,10 @@ class Document:
 
     def __init__(self, image: np.ndarray, settings: Settings | None = None, *,
                  layout: LayoutState | None = None, bias: np.ndarray | None = None,
-                 image_path: str | Path | None = None) -> None:
-        image = np.ascontiguousarray(image, dtype=np.uint8)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"document image must be uint8 [H, W, 3], got {image.shape}")
-        image.setflags(write=False)
+                 image_path: str | Path | None = None, sketch: bool = False) -> None:
+        image = _frozen(image)
         self.image = image
+        self.sketch = sketch  # the image is a blank canvas to sketch a layout on: no engine runs
         self.image_path = None if image_path is None else Path(image_path)
         self.project_path: Path | None = None
         self._settings = settings or Settings()
@@ -65,6 +64,15 @@ class Document:
     def update_settings(self, *, final: bool = True, **changes) -> None:
         """Change settings that are not part of the saved edit history (engine, brush, steps)."""
         self.set_settings(replace(self._settings, **changes), final=final)
+
+    def set_image(self, image: np.ndarray, *, sketch: bool) -> None:
+        """Swap in another image of the same size (only commands call this: accepting a candidate)."""
+        image = _frozen(image)
+        if image.shape != self.image.shape:
+            raise ValueError(f"the new image must be {self.image.shape}, got {image.shape}")
+        self.image, self.sketch = image, sketch
+        self.partitions = LayoutSource(image, self.plane, self._settings.min_size)
+        self.events.image.emit(image)
 
     def set_result(self, result: Result | None) -> None:
         self.result = result
@@ -103,3 +111,11 @@ class Document:
         self.layout.replace(state)
         self.history.clear()
         self.bump_revision()
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"document image must be uint8 [H, W, 3], got {image.shape}")
+    image.setflags(write=False)
+    return image

@@ -46,6 +46,7 @@ class ProjectData:
     token_rows: np.ndarray | None = None
     features: str = "rgb"
     image_name: str = ""
+    sketch: bool = False  # the image is a blank sketching canvas
 
 
 def snapshot(doc) -> ProjectData:
@@ -55,14 +56,14 @@ def snapshot(doc) -> ProjectData:
         image=np.array(doc.image), bias=doc.bias.values(), layout=doc.layout.state(), settings=doc.settings,
         tokens=None if r is None else r.tokens.copy(), token_rows=None if r is None else r.rows.copy(),
         features="rgb" if r is None else r.features,
-        image_name="" if doc.image_path is None else doc.image_path.name,
+        image_name="" if doc.image_path is None else doc.image_path.name, sketch=doc.sketch,
     )
 
 
 def save_project(data: ProjectData, path: str | os.PathLike) -> None:
     """Write ``data`` atomically: the target is the old file or the complete new one."""
     meta = {"format": FORMAT, "version": VERSION, "settings": data.settings.to_dict(),
-            "features": data.features, "image_name": data.image_name}
+            "features": data.features, "image_name": data.image_name, "sketch": data.sketch}
     s = data.layout
     arrays = {"meta": np.asarray(json.dumps(meta)), "image": data.image, "bias": data.bias,
               "geometry": s.geometry, "regions": s.regions, "tiles": s.tiles, "locks": s.locks, "deleted": s.deleted}
@@ -135,9 +136,13 @@ def _validate(raw: dict) -> ProjectData:
     features = str(meta.get("features", "rgb"))
     if features not in ("rgb", "latent"):
         raise ProjectError(f"features must be 'rgb' or 'latent', got {features!r}")
+    sketch = meta.get("sketch", False)
+    if not isinstance(sketch, bool):
+        raise ProjectError(f"sketch must be true or false, got {sketch!r}")
     return ProjectData(image, bias.astype(np.float32), layout, settings,
                        None if tokens is None else tokens.astype(np.float32),
-                       None if rows is None else rows.astype(np.int64), features, str(meta.get("image_name", "")))
+                       None if rows is None else rows.astype(np.int64), features, str(meta.get("image_name", "")),
+                       sketch)
 
 
 def _meta(raw: dict) -> dict:

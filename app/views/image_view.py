@@ -15,11 +15,14 @@ def pixel_image(parent, data=None, **kwargs) -> scene.visuals.Image:
 
 
 class ImageView:
-    """The original image (the document's image never changes)."""
+    """The original image (replaced only when a generated candidate is accepted, or that is undone)."""
 
     def __init__(self, doc: Document, parent: scene.Node) -> None:
+        self.doc = doc
         self.node = pixel_image(parent, doc.image)
         self.node.order = 10
+        doc.events.image.connect(self.node.set_data)
 
     def close(self) -> None:
+        self.doc.events.image.disconnect(self.node.set_data)
         self.node.parent = None

@@ -56,7 +56,8 @@ class Interaction:
             return False
         if kind == "press":
             tool = TOOLS.get(self.mode)
-            if tool is None or not len(self.doc.layout) and self.mode not in (Mode.BRUSH, Mode.ERASER):
+            empty_ok = self.mode in (Mode.BRUSH, Mode.ERASER) or (self.mode == Mode.ADD and self.doc.sketch)
+            if tool is None or not len(self.doc.layout) and not empty_ok:  # an image still being partitioned
                 return False
             self._event = PointerEvent("press", position, modifiers, self.canvas.pixel_size(),
                                        press_position=position.copy())

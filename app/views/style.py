@@ -12,6 +12,7 @@ LOCKED_BOTH = np.array([0.75, 0.55, 1.00, 0.95], np.float32)
 LOCK_COLORS = np.stack([GINIT, LOCKED_GEOMETRY, LOCKED_FEATURES, LOCKED_BOTH])  # by lock bits 0..3
 HANDLE = np.array([1.00, 1.00, 1.00, 0.95], np.float32)
 REFINED = np.array([1.00, 0.40, 0.90, 0.75], np.float32)
+GHOST = np.array([1.00, 0.55, 0.15, 0.80], np.float32)  # a layout before calibration
 REGIONS = (1.0, 1.0, 1.0, 0.28)
 DENSITY = np.array([1.00, 0.35, 0.10], np.float32)
 DENSITY_ALPHA = 0.45

@@ -31,6 +31,7 @@ from gpstoken_studio.views.interaction import Interaction
 from gpstoken_studio.views.recon_view import ReconstructionView, SwipeView
 from gpstoken_studio.views.regions_view import RegionsView
 from gpstoken_studio.widgets.autosave import Autosaver
+from gpstoken_studio.widgets.generate_panel import GeneratePanel
 from gpstoken_studio.widgets.inspector import InspectorPanel
 from gpstoken_studio.widgets.metrics_panel import MetricsPanel
 from gpstoken_studio.widgets.qt_actions import build_qactions
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
         self.training: TrainingPanel | None = None
+        self.generation: GeneratePanel | None = None
         self.inspector = InspectorPanel(self)
         self.metrics = MetricsPanel(self)
         self.rate_plot = RatePlot(self)
@@ -138,7 +140,7 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path, settings: Settings | None = None) -> Document:
         image = load_image(path)
-        doc = Document(image, settings or self._new_settings(), image_path=path)
+        doc = Document(image, settings or self.new_settings(), image_path=path)
         self.set_document(doc)
         self.status.set_message(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
         return doc
@@ -146,7 +148,7 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str | Path) -> Document:
         data = load_project(path)  # raises before anything changes
         doc = Document(data.image, data.settings, layout=data.layout, bias=data.bias,
-                       image_path=data.image_name or None)
+                       image_path=data.image_name or None, sketch=data.sketch)
         doc.project_path = Path(path)
         self.set_document(doc, data)
         self.status.set_message(f"Opened project {Path(path).name}")
@@ -197,7 +199,7 @@ class MainWindow(QMainWindow):
                         reconstruction=np.zeros(doc.image_size + (3,), np.float32), features=data.features)
         self.pipeline.seed(result)
 
-    def _new_settings(self) -> Settings:
+    def new_settings(self) -> Settings:
         return dataclasses.replace(self.base_settings, engine=self.pipeline.engine.name)
 
     def save(self) -> bool:
@@ -357,6 +359,21 @@ class MainWindow(QMainWindow):
         self.training_dock.show()
         self.training_dock.raise_()
         return self.training
+
+    def show_generate(self) -> GeneratePanel:
+        """Show the Generate dock (layout sketching, calibration, texture generation, staging)."""
+        if self.generation is None:
+            self.generation = GeneratePanel(self)
+            self.generation_dock = self._dock("Generate", self.generation)
+        self.generation_dock.show()
+        self.generation_dock.raise_()
+        return self.generation
+
+    def new_sketch(self) -> None:
+        self.show_generate().new_blank()
+
+    def new_layout_from_image(self) -> None:
+        self.show_generate().new_from_image()
 
     def _apply_engine(self, name: str) -> bool:
         try:

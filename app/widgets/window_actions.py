@@ -23,6 +23,10 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     """File, Edit, Tools, View and Help actions of ``window``."""
     r.add("open_image", "Open Image…", "File", lambda: window.ask_open(f"{IMAGE_FILTER};;{PROJECT_FILTER}"),
           "Ctrl+O")
+    r.add("new_sketch", "New Layout Sketch", "File", window.new_sketch, "Ctrl+N",
+          tip="A blank canvas to sketch or sample a layout and generate textures for it")
+    r.add("new_layout_from_image", "New Layout from Image", "File", window.new_layout_from_image,
+          tip="A square tile of the current image with its partition, to generate textures for")
     r.add("open_project", "Open Project…", "File", lambda: window.ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
     r.add("save_project", "Save Project", "File", window.save, "Ctrl+S")
     r.add("save_project_as", "Save Project As…", "File", window.save_as, "Ctrl+Shift+S")
@@ -61,5 +65,7 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("zoom_fit", "Fit to Window", "View", window.fit_view, "Ctrl+0")
     r.add("training", "Training Panel", "View", window.show_training, "Ctrl+Shift+T",
           tip="Train a tokenizer and open its checkpoints")
+    r.add("generate", "Generate Panel", "View", window.show_generate, "Ctrl+Shift+G",
+          tip="Sketch layouts and generate textures with the generators")
     r.add("shortcuts", "Keyboard Shortcuts", "Help", window.show_shortcuts, "F1")
     r.add("about", "About GPSToken Studio", "Help", window.about)

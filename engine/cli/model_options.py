@@ -27,7 +27,7 @@ SIZE_POLICY = ("sides that are not multiples of the model's tile (256) are edge-
 def add_model_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     """``--model``, ``--config``, ``--device``, ``--precision`` and ``--quiet``."""
     p.add_argument("--model", required=model_required, metavar="CKPT",
-                   help="tokenizer checkpoint (.safetensors)" + ("" if model_required else
+                   help="tokenizer checkpoint (.safetensors, or a training checkpoint .pt)" + ("" if model_required else
                         " (default: $GPSTOKEN_MODEL, else the bundled assets/models/default.safetensors)"))
     p.add_argument("--config", metavar="YAML",
                    help="config of an official checkpoint (its YAML) or a preset name (s64, m128, l256, tiny)")

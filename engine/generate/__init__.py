@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._callable_module import make_module_callable
-from .checkpoint import load_generator, save_generator
+from .checkpoint import load_generator, read_generator_config, save_generator
 from .config import PRESETS, GeneratorConfig, from_official_yaml, preset
 from .generator import Generator
 from .layout import calibrated_layout, sample_layouts
@@ -11,7 +11,8 @@ from .samplers import METHODS, sample
 from .texture import sample_tokens
 
 __all__ = [
-    "Generator", "GeneratorConfig", "PRESETS", "preset", "from_official_yaml", "load_generator", "save_generator",
+    "Generator", "GeneratorConfig", "PRESETS", "preset", "from_official_yaml", "load_generator",
+    "read_generator_config", "save_generator",
     "sample", "METHODS", "sample_layouts", "calibrated_layout", "sample_tokens", "generate", "Generated",
     "check_compatible",
 ]

@@ -26,10 +26,7 @@ def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str
     a preset name or an official YAML path. Only ``ema_model.*`` keys are used when the file has any."""
     tensors, metadata = read_safetensors(path)
     name = Path(path).name
-    if config is None:
-        cfg = config_from_metadata(metadata, CONFIG_KEY, GeneratorConfig.from_dict, name, "generator config")
-    else:
-        cfg = resolve_config(config)
+    cfg = _config(metadata, config, name)
     if any(k.startswith(EMA_PREFIX) for k in tensors):
         tensors = {k[len(EMA_PREFIX):]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}
     with torch.device("meta"):  # every weight comes from the file
@@ -38,6 +35,19 @@ def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True, assign=True)
     model.eval()
     return model.to(device) if device is not None else model
+
+
+def read_generator_config(path: str | os.PathLike,
+                          config: GeneratorConfig | dict | str | os.PathLike | None = None) -> GeneratorConfig:
+    """The config of a generator file without reading its weights (header only): its metadata, or ``config``."""
+    _, metadata = read_safetensors(path, tensors=False)
+    return _config(metadata, config, Path(path).name)
+
+
+def _config(metadata: dict[str, str], config, name: str) -> GeneratorConfig:
+    if config is None:
+        return config_from_metadata(metadata, CONFIG_KEY, GeneratorConfig.from_dict, name, "generator config")
+    return resolve_config(config)
 
 
 def save_generator(model: Generator, path: str | os.PathLike, extra_metadata: dict[str, str] | None = None) -> None:

@@ -12,8 +12,9 @@ from ..errors import CheckpointError
 from .atomic import atomic_path
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors and the metadata of a safetensors file; unreadable files are one CheckpointError line."""
+def read_safetensors(path: str | os.PathLike, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors (none with ``tensors=False``) and the metadata of a safetensors file; unreadable files
+    are one CheckpointError line."""
     from safetensors import SafetensorError, safe_open
 
     p = Path(path)
@@ -22,11 +23,11 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
     try:
         with safe_open(str(p), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            arrays = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{p.name}: not a readable safetensors file ({detail})") from None
-    return tensors, metadata
+    return arrays, metadata
 
 
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:

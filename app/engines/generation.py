@@ -1,0 +1,205 @@
+"""Layout sketching and texture generation for the editor, over ``gpstoken.generate`` (no Qt).
+
+A ``Generators`` holds the texture generator (bundled or an official file with its YAML), the layout
+generator and the tokenizer that decodes, each loaded on first use on the worker thread. Generation
+works on one tile of the generators' size: the layout is calibrated to their token count first, and
+candidates come back one by one with decoded previews while they are sampled.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gpstoken.errors import GPSTokenError
+from gpstoken_studio.engines.base import Cancel
+from gpstoken_studio.model.layout import LayoutState
+
+PREVIEW_EVERY_S = 0.25  # decoding a preview costs about one tokenizer decode: throttle them
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Stage-2 sampling controls (``count`` candidates; candidate ``i`` uses seed ``seed + i``)."""
+
+    label: int = 0
+    sampler: str = "ode"
+    steps: int = 50
+    cfg_scale: float = 1.0
+    seed: int = 0
+    count: int = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One generated image on a calibrated one-tile layout."""
+
+    image: np.ndarray  # uint8 [H, W, 3]
+    layout: LayoutState  # the calibrated layout it was generated for (generation order)
+    tokens: np.ndarray  # float32 [N, 5+C], generation order
+    settings: GenerationSettings
+    seed: int
+
+    @property
+    def title(self) -> str:
+        s = self.settings
+        return f"seed {self.seed} · {s.sampler}" + ("" if s.sampler == "ode" else f" {s.steps}") + f" · cfg {s.cfg_scale:g}"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An intermediate state of candidate ``index``: its decoded image after sampler step ``step``."""
+
+    index: int
+    step: int
+    image: np.ndarray
+
+
+def layout_from_partition(regions: np.ndarray, g_init: np.ndarray) -> LayoutState:
+    """A one-tile partition (tile-local regions and g_init) as document layout rows."""
+    return LayoutState.build(g_init, regions, np.zeros(len(regions)))
+
+
+def match_rows(layout: LayoutState, live: np.ndarray, calibrated: LayoutState) -> np.ndarray | None:
+    """Rows of ``layout`` (among ``live``) holding the calibrated layout's regions in its order, or None
+    unless the live rows are exactly that layout (same boxes and Gaussians): then no calibration is needed."""
+    if len(live) != len(calibrated):
+        return None
+    where = {tuple(layout.regions[r]): r for r in live}
+    rows = np.array([where.get(tuple(box), -1) for box in calibrated.regions], np.int64)
+    if (rows < 0).any() or len(set(rows.tolist())) != len(rows):
+        return None
+    return rows if np.array_equal(layout.geometry[rows], calibrated.geometry) else None
+
+
+class Generators:
+    """The models generation needs, loaded lazily and thread-safely."""
+
+    def __init__(self, texture: str | os.PathLike | None = None, texture_config: str | os.PathLike | None = None,
+                 layout: str | os.PathLike | None = None, tokenizer: str | os.PathLike | None = None) -> None:
+        from gpstoken.generate import read_generator_config
+        from gpstoken.generate.bundled import bundled_generator
+        from gpstoken.models.default_model import default_model_path
+
+        self.texture_path = Path(texture) if texture else bundled_generator("texture")
+        self.texture_config = texture_config
+        self.layout_path = Path(layout) if layout else bundled_generator("layout")
+        self.tokenizer_path = Path(tokenizer) if tokenizer else default_model_path()
+        # headers only: cheap enough for the GUI thread, and bad files fail here with one line
+        self.config = read_generator_config(self.texture_path, texture_config)
+        if self.config.kind != "texture":
+            raise GPSTokenError(f"{self.texture_path.name} is a {self.config.kind} generator, not a texture one")
+        self.layout_config = read_generator_config(self.layout_path)
+        if self.layout_config.kind != "layout":
+            raise GPSTokenError(f"{self.layout_path.name} is a {self.layout_config.kind} generator, not a layout one")
+        self._models: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> int:
+        return self.config.tokens
+
+    @property
+    def tile(self) -> int:
+        return self.config.tile
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    def _get(self, key: str):
+        """The ``texture``, ``layout`` or ``tokenizer`` model, loaded once."""
+        from gpstoken.generate import load_generator
+        from gpstoken.models import load_tokenizer
+
+        with self._lock:
+            if key not in self._models:
+                if key == "texture":
+                    self._models[key] = load_generator(self.texture_path, self.texture_config)
+                elif key == "layout":
+                    self._models[key] = load_generator(self.layout_path)
+                else:
+                    self._models[key] = load_tokenizer(self.tokenizer_path)
+            return self._models[key]
+
+    # --- stage 1 and calibration ----------------------------------------------------------------
+
+    def calibrate(self, geometry: np.ndarray) -> LayoutState:
+        """Any Gaussians ``[K, 5]`` of one tile -> the calibrated layout of exactly ``tokens`` regions."""
+        from gpstoken.generate import calibrated_layout
+
+        g = np.asarray(geometry, np.float32).reshape(-1, 5)
+        if not len(g):
+            raise GPSTokenError("nothing to calibrate: draw some Gaussians or sample a layout first")
+        p = calibrated_layout(g, self.tokens, self.tile, self.config.min_size)
+        return layout_from_partition(p.regions, p.g_init)
+
+    def sample_layout(self, label: int, seed: int, cancel: Cancel) -> tuple[np.ndarray, LayoutState]:
+        """Stage 1: the layout model's raw Gaussians ``[N, 5]`` and their calibrated layout."""
+        import torch
+
+        from gpstoken.generate import sample_layouts
+
+        model = self._get("layout")
+        if model.config.num_classes == 1:
+            label = 0  # an unconditional layout model serves every class
+        raw, cal = sample_layouts(model, label, 1, generator=torch.Generator().manual_seed(int(seed)), cancel=cancel)
+        if model.config.tokens != self.tokens:
+            return raw[0], self.calibrate(raw[0])
+        return raw[0], layout_from_partition(cal.regions[0], cal.g_init[0])
+
+    # --- stage 2 ---------------------------------------------------------------------------------
+
+    def generate(self, layout: LayoutState, settings: GenerationSettings, cancel: Cancel,
+                 on_preview: Callable[[Preview], None], on_candidate: Callable[[Candidate], None],
+                 progress: Callable[[float, str], None],
+                 keep: tuple[np.ndarray, np.ndarray] | None = None) -> list[Candidate]:
+        """``settings.count`` candidates for a calibrated one-tile ``layout`` of ``tokens`` rows.
+
+        ``keep=(tokens [N, 5+C], mask [N])`` keeps those tokens exactly (regenerate the rest).
+        Previews of the running candidate are decoded at most every PREVIEW_EVERY_S seconds.
+        """
+        from gpstoken.generate import check_compatible, generate
+        from gpstoken.generate.layout import tile_partition
+        from gpstoken.models.pipeline import decode_tokens, to_uint8
+
+        if len(layout) != self.tokens:
+            raise GPSTokenError(f"the texture generator needs a layout of {self.tokens} tokens, got {len(layout)}: "
+                                "calibrate first")
+        texture, tokenizer = self._get("texture"), self._get("tokenizer")
+        check_compatible(texture, tokenizer)
+        part = tile_partition(layout.regions, layout.geometry, self.tile)
+        keep_arg = None
+        if keep is not None:
+            kept, mask = keep
+            if kept.shape != (self.tokens, self.config.in_channels):
+                raise GPSTokenError(f"kept tokens must be [{self.tokens}, {self.config.in_channels}] "
+                                    f"(the texture generator's), got {list(kept.shape)}")
+            keep_arg = (kept[None].astype(np.float32), np.asarray(mask, bool)[None])
+        expected = None if settings.sampler == "ode" else settings.steps
+        out = []
+        for i in range(settings.count):
+            last = {"t": time.perf_counter()}
+
+            def step(_image: int, k: int, tokens, i=i, last=last) -> None:
+                done = min(k / expected, 1.0) if expected else min(k / 40, 0.95)
+                progress((i + done) / settings.count, f"candidate {i + 1}/{settings.count}: step {k}")
+                if time.perf_counter() - last["t"] >= PREVIEW_EVERY_S:
+                    recon = decode_tokens(tokenizer, tokens.cpu().numpy(), (1, 1), (self.tile, self.tile))
+                    on_preview(Preview(i, k, to_uint8(recon)))
+                    last["t"] = time.perf_counter()
+
+            seed = settings.seed + i
+            made = generate(texture, tokenizer, settings.label, 1, layouts=[part], method=settings.sampler,
+                            steps=settings.steps, cfg_scale=settings.cfg_scale, seed=seed, keep=keep_arg,
+                            callback=step, cancel=cancel)[0]
+            candidate = Candidate(made.image(), layout, made.tokens[0].copy(), settings, seed)
+            on_preview(Preview(i, -1, candidate.image))
+            on_candidate(candidate)
+            out.append(candidate)
+        return out

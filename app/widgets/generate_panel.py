@@ -1,0 +1,464 @@
+"""The Generate dock: sketch or sample a layout, calibrate it, generate textures for it with the
+texture generator, and stage the candidates (accept one into the document, or discard them).
+
+Model work runs as scheduler jobs owned by this panel (the live pipeline ignores them); layout
+changes are commands on the document, so sampling, calibrating and accepting all undo.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from gpstoken.errors import GPSTokenError
+from gpstoken.generate.samplers import METHODS
+from gpstoken_studio.engines.generation import (Candidate, GenerationSettings, Generators, Preview,
+                                                match_rows)
+from gpstoken_studio.jobs import Job
+from gpstoken_studio.model import commands
+from gpstoken_studio.model.document import Document
+from gpstoken_studio.model.layout import LayoutState
+from gpstoken_studio.model.result import Result
+from gpstoken_studio.views.staging_view import StagingView
+
+if TYPE_CHECKING:
+    from gpstoken_studio.widgets.main_window import MainWindow
+
+GENERATE, SAMPLE_LAYOUT = "generate", "sample-layout"
+BLANK_GREY = 128
+THUMB = 96
+SAFETENSORS = "Generator files (*.safetensors);;All files (*)"
+
+
+def to_pixmap(image: np.ndarray, side: int = THUMB) -> QPixmap:
+    """An RGB uint8 image as a square pixmap of ``side`` pixels."""
+    a = np.ascontiguousarray(image, np.uint8)
+    q = QImage(a.data, a.shape[1], a.shape[0], 3 * a.shape[1], QImage.Format_RGB888).copy()
+    return QPixmap.fromImage(q).scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+
+
+class GeneratePanel(QWidget):
+    """Layout sketching, calibration, texture generation and the staging strip of one window."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self.paths: dict[str, str | None] = {"texture": None, "texture_config": None, "layout": None}
+        self.generators: Generators | None = None
+        self.candidates: list[Candidate] = []
+        self.job: Job | None = None
+        self._count = 1  # candidates of the running generation
+        self.staging = StagingView(window.canvas)
+        self._build()
+        window.scheduler.partial.connect(self._on_partial)
+        window.scheduler.finished.connect(self._on_finished)
+        window.scheduler.failed.connect(self._on_failed)
+        window.scheduler.progress.connect(self._on_progress)
+        window.scheduler.cancelled.connect(lambda job: job.owner is self and self._done(job))
+        window.document_changed.connect(self._on_document)
+        self.load_models()
+        self._sync()
+
+    # --- widgets --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.texture_label, self.layout_label = QLabel(), QLabel()
+        for label in (self.texture_label, self.layout_label):
+            label.setWordWrap(True)
+        load_texture, load_layout = QPushButton("Load…"), QPushButton("Load…")
+        load_texture.clicked.connect(self.ask_texture)
+        load_layout.clicked.connect(self.ask_layout)
+        bundled = QPushButton("Use bundled models")
+        bundled.clicked.connect(lambda: self.load_models())
+        models = QFormLayout()
+        models.addRow("Texture", self._row(self.texture_label, load_texture))
+        models.addRow("Layout", self._row(self.layout_label, load_layout))
+        models.addRow(bundled)
+
+        self.blank = QPushButton("New blank layout")
+        self.blank.clicked.connect(self.new_blank)
+        self.from_image = QPushButton("From image")
+        self.from_image.setToolTip("A square tile of the current image with its partition")
+        self.from_image.clicked.connect(self.new_from_image)
+        self.label = QComboBox()
+        self.layout_seed = QSpinBox(maximum=2**31 - 1)
+        self.sample = QPushButton("Sample layout")
+        self.sample.clicked.connect(self.sample_layout)
+        self.calibrate_button = QPushButton("Calibrate")
+        self.calibrate_button.setToolTip("Snap the Gaussians to a valid partition of the generator's token count")
+        self.calibrate_button.clicked.connect(self.calibrate)
+        self.show_before = QCheckBox("Show layout before calibration")
+        self.show_before.toggled.connect(lambda on: self.staging.ghost.__setattr__("visible", on and
+                                                                                 self.staging.ghost_count > 0))
+        layout_box = QFormLayout()
+        layout_box.addRow(self._row(self.blank, self.from_image))
+        layout_box.addRow("Class", self.label)
+        layout_box.addRow("Layout seed", self._row(self.layout_seed, self.sample))
+        layout_box.addRow(self._row(self.calibrate_button, self.show_before))
+
+        self.sampler = QComboBox()
+        self.sampler.addItems(METHODS)
+        self.sampler.currentTextChanged.connect(lambda m: self.steps.setEnabled(m != "ode"))
+        self.steps = QSpinBox(minimum=2, maximum=1000, value=50, enabled=False)
+        self.cfg = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.5, value=1.0)
+        self.seed = QSpinBox(maximum=2**31 - 1)
+        self.count = QSpinBox(minimum=1, maximum=16, value=2)
+        self.keep = QCheckBox("Keep locked tokens (regenerate the rest)")
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel = QPushButton("Cancel", enabled=False)
+        self.cancel.clicked.connect(self.cancel_job)
+        self.progress = QProgressBar(textVisible=True)
+        self.progress.setRange(0, 1000)
+        textures = QFormLayout()
+        textures.addRow("Sampler", self._row(self.sampler, QLabel("steps"), self.steps))
+        textures.addRow("Guidance", self._row(self.cfg, QLabel("seed"), self.seed))
+        textures.addRow("Candidates", self.count)
+        textures.addRow(self.keep)
+        textures.addRow(self._row(self.generate_button, self.cancel))
+        textures.addRow(self.progress)
+
+        self.strip = QListWidget()
+        self.strip.setViewMode(QListWidget.IconMode)
+        self.strip.setIconSize(QSize(THUMB, THUMB))
+        self.strip.setFlow(QListWidget.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setFixedHeight(THUMB + 44)
+        self.strip.currentRowChanged.connect(self._stage)
+        self.strip.itemDoubleClicked.connect(lambda _item: self.accept())
+        self.accept_button, self.discard_button = QPushButton("Accept"), QPushButton("Discard")
+        self.discard_all = QPushButton("Discard all")
+        self.accept_button.clicked.connect(lambda: self.accept())
+        self.discard_button.clicked.connect(lambda: self.discard())
+        self.discard_all.clicked.connect(self.clear_candidates)
+        staging = QVBoxLayout()
+        staging.addWidget(self.strip)
+        staging.addWidget(self._row(self.accept_button, self.discard_button, self.discard_all))
+
+        self.status = QLabel(wordWrap=True)
+        root = QVBoxLayout(self)
+        for title, box in (("Models", models), ("Layout", layout_box), ("Textures", textures), ("Staging", staging)):
+            group = QGroupBox(title)
+            group.setLayout(box)
+            root.addWidget(group)
+        root.addWidget(self.status)
+        root.addStretch(1)
+
+    @staticmethod
+    def _row(*widgets: QWidget) -> QWidget:
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        for w in widgets:
+            box.addWidget(w)
+        return row
+
+    def say(self, message: str) -> None:
+        self.status.setText(message)
+        self.window.status.set_message(message)
+
+    def _sync(self) -> None:
+        running = self.job is not None
+        ready = self.generators is not None
+        for w in (self.sample, self.generate_button, self.blank, self.from_image, self.calibrate_button):
+            w.setEnabled(ready and not running)
+        self.cancel.setEnabled(running)
+        chosen = self.strip.currentRow() >= 0
+        self.accept_button.setEnabled(chosen and not running)
+        self.discard_button.setEnabled(chosen)
+        self.discard_all.setEnabled(bool(self.candidates))
+
+    # --- models ---------------------------------------------------------------------------------
+
+    def load_models(self, texture: str | None = None, texture_config: str | None = None,
+                    layout: str | None = None) -> bool:
+        """Use these generator files (None: the bundled ones); an official texture file needs its YAML."""
+        try:
+            gens = Generators(texture, texture_config, layout, self.window.model_path)
+        except GPSTokenError as exc:
+            self.say(f"Cannot load the generators: {exc}")
+            return False
+        self.generators = gens
+        self.paths = {"texture": texture, "texture_config": texture_config, "layout": layout}
+        self.texture_label.setText(f"{gens.texture_path.name} ({gens.tokens} tokens, "
+                                   f"{gens.config.texture_channels} channels)")
+        self.layout_label.setText(gens.layout_path.name)
+        self.label.clear()
+        if gens.num_classes == 1:
+            self.label.addItem("unconditional")
+        else:
+            self.label.addItems([f"class {i}" for i in range(gens.num_classes)])
+        self.say(f"Generators ready: {gens.texture_path.name}, {gens.layout_path.name}")
+        self._sync()
+        return True
+
+    def ask_texture(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Texture generator", "", SAFETENSORS)
+        if not path:
+            return
+        config = None
+        try:
+            from gpstoken.generate import read_generator_config
+
+            read_generator_config(path)
+        except GPSTokenError:  # an official file: its config is a YAML next to it
+            config, _ = QFileDialog.getOpenFileName(self, "Its YAML config", str(Path(path).parent),
+                                                    "YAML (*.yaml *.yml)")
+            if not config:
+                return
+        self.load_models(path, config, self.paths["layout"])
+
+    def ask_layout(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Layout generator", "", SAFETENSORS)
+        if path:
+            self.load_models(self.paths["texture"], self.paths["texture_config"], path)
+
+    # --- layouts --------------------------------------------------------------------------------
+
+    def new_blank(self) -> Document:
+        """A blank canvas of one generator tile to sketch Gaussians on (the Add tool draws them)."""
+        doc = self._new_document(np.full((self.generators.tile,) * 2 + (3,), BLANK_GREY, np.uint8), sketch=True)
+        self.say("Blank layout: draw Gaussians with the Add tool (A), or sample a layout")
+        return doc
+
+    def new_from_image(self) -> Document | None:
+        """The current image, centre-cropped to one generator tile, with its partition."""
+        from gpstoken.generate.data import square_image
+
+        doc = self.window.document
+        if doc is None:
+            self.say("Open an image first")
+            return None
+        return self._new_document(square_image(np.array(doc.image), self.generators.tile), sketch=False)
+
+    def _new_document(self, image: np.ndarray, sketch: bool) -> Document:
+        import dataclasses
+
+        settings = dataclasses.replace(self.window.new_settings(), tokens_per_tile=self.generators.tokens,
+                                       tile=self.generators.tile)
+        doc = Document(image, settings, sketch=sketch)
+        self.window.set_document(doc)
+        return doc
+
+    def _document(self) -> Document | None:
+        """The document to generate for: one generator tile; a blank one is made when there is none."""
+        doc = self.window.document
+        if doc is None:
+            return self.new_blank()
+        tile = self.generators.tile
+        if doc.plane.size != (tile, tile) or doc.plane.num_tiles != 1:
+            self.say(f"Generation works on one {tile}x{tile} tile: use 'From image' or 'New blank layout'")
+            return None
+        return doc
+
+    def calibrate(self) -> bool:
+        """Calibrate the live Gaussians to the generator's token count; the old layout stays as a ghost."""
+        doc = self._document()
+        if doc is None:
+            return False
+        live = doc.layout.live()
+        before = doc.layout.geometry()[live]
+        try:
+            after = self.generators.calibrate(before)
+        except GPSTokenError as exc:
+            self.say(str(exc))
+            return False
+        doc.history.push(commands.replace_layout(doc, after, "Calibrate"))
+        self._show_before(doc, before)
+        self.say(f"Calibrated {len(before)} Gaussians into {len(after)} regions")
+        return True
+
+    def _show_before(self, doc: Document, geometry: np.ndarray) -> None:
+        self.staging.show_ghost(doc, geometry)
+        self.show_before.setChecked(True)
+        self.staging.ghost.visible = True
+
+    def sample_layout(self) -> None:
+        """Stage 1 on the worker: the layout model's sample replaces the layout (raw sample as the ghost)."""
+        doc = self._document()
+        if doc is None:
+            return
+        gens, label, seed = self.generators, max(self.label.currentIndex(), 0), self.layout_seed.value()
+        self._submit(Job(SAMPLE_LAYOUT, doc.revision, lambda j: (doc, gens.sample_layout(label, seed, j.cancelled)),
+                         owner=self))
+        self.say("Sampling a layout…")
+
+    # --- generation -----------------------------------------------------------------------------
+
+    def settings(self) -> GenerationSettings:
+        return GenerationSettings(label=max(self.label.currentIndex(), 0), sampler=self.sampler.currentText(),
+                                  steps=self.steps.value(), cfg_scale=self.cfg.value(), seed=self.seed.value(),
+                                  count=self.count.value())
+
+    def generate(self) -> bool:
+        """Generate candidates for the document's layout (calibrated first if it needs it)."""
+        doc = self._document()
+        if doc is None:
+            return False
+        gens = self.generators
+        live = doc.layout.live()
+        try:
+            calibrated = gens.calibrate(doc.layout.geometry()[live])
+        except GPSTokenError as exc:
+            self.say(str(exc))
+            return False
+        rows = match_rows(doc.layout.state(), live, calibrated)
+        if rows is None:
+            if self.keep.isChecked() and (doc.layout.locks()[live] != 0).any():
+                self.say("Locked tokens are kept only on a calibrated layout: calibrate, then lock and regenerate")
+                return False
+            self.calibrate()
+            rows = np.arange(len(calibrated))
+        keep = None
+        if self.keep.isChecked():
+            keep = self._kept(doc, rows)
+            if keep is None:
+                return False
+        picked, settings = doc.layout.rows(rows), self.settings()
+        layout = LayoutState.build(picked.geometry, picked.regions, picked.tiles)  # locks stay with the document
+
+        def run(job: Job) -> list[Candidate]:
+            return gens.generate(layout, settings, job.cancelled, job.partial, job.partial, job.progress, keep)
+
+        self._submit(Job(GENERATE, doc.revision, run, owner=self))
+        self._count = settings.count
+        self.progress.setValue(0)
+        self.say(f"Generating {settings.count} candidate(s)…")
+        return True
+
+    def _kept(self, doc: Document, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(tokens, mask) of the locked rows from the document's current tokens, or None (said why)."""
+        mask = doc.layout.locks()[rows] != 0
+        if not mask.any():
+            self.say("Lock some tokens first (L or Shift+L on a selection) to keep them")
+            return None
+        result, width = doc.result, self.generators.config.in_channels
+        if result is None or result.features != "latent" or result.tokens.shape[1] != width:
+            self.say("Keeping tokens needs the model engine's tokens for this layout (accept a candidate, or "
+                     "switch the engine to model and wait for its result)")
+            return None
+        tokens = result.tokens_by_row(len(doc.layout))[rows]
+        if np.isnan(tokens[mask]).any():
+            self.say("Some locked tokens have no tokens yet: wait for the engine's result")
+            return None
+        return np.nan_to_num(tokens), mask
+
+    def _submit(self, job: Job) -> None:
+        self.job = self.window.scheduler.submit(job)
+        self._sync()
+
+    def cancel_job(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.say("Cancelling…")
+
+    # --- job events (GUI thread) ----------------------------------------------------------------
+
+    def _on_partial(self, job: Job, value) -> None:
+        if job.owner is not self:
+            return
+        if isinstance(value, Preview):
+            step = "done" if value.step < 0 else f"step {value.step}"
+            self.staging.show_image(value.image, f"Generating {value.index + 1}/{self._count}: {step}")
+        elif isinstance(value, Candidate):
+            self.candidates.append(value)
+            item = QListWidgetItem(QIcon(to_pixmap(value.image)), f"#{len(self.candidates)}")
+            item.setToolTip(value.title)
+            self.strip.addItem(item)
+            self._sync()
+
+    def _on_finished(self, job: Job, value) -> None:
+        if job.owner is not self:
+            return
+        self._done(job)
+        if job.kind == SAMPLE_LAYOUT:
+            doc, (raw, calibrated) = value
+            if doc is self.window.document:
+                doc.history.push(commands.replace_layout(doc, calibrated, "Sample layout"))
+                self._show_before(doc, raw)
+                self.say(f"Sampled a layout of {len(calibrated)} tokens (raw sample shown as the ghost)")
+        else:
+            self.progress.setValue(1000)
+            if self.candidates:
+                self.strip.setCurrentRow(self.strip.count() - 1)
+            self.say(f"Generated {len(value)} candidate(s): accept one, or discard")
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        if job.owner is self:
+            self._done(job)
+            self.say(f"{job.kind} failed: {message}")
+
+    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job.owner is self:
+            self.progress.setValue(int(fraction * 1000))
+            self.progress.setFormat(message)
+
+    def _done(self, job: Job) -> None:
+        if job is self.job:
+            self.job = None
+            if job.cancelled():
+                self.say("Cancelled")
+            self._sync()
+
+    # --- staging --------------------------------------------------------------------------------
+
+    def _stage(self, index: int) -> None:
+        if 0 <= index < len(self.candidates):
+            self.staging.show_image(self.candidates[index].image, f"Candidate #{index + 1}: "
+                                    f"{self.candidates[index].title}")
+        else:
+            self.staging.show_image(None)
+        self._sync()
+
+    def accept(self, index: int | None = None) -> bool:
+        """The candidate becomes the document (image and layout, one undo step), edited with the model engine."""
+        index = self.strip.currentRow() if index is None else index
+        doc = self.window.document
+        if not 0 <= index < len(self.candidates) or doc is None:
+            return False
+        cand = self.candidates[index]
+        if doc.image.shape != cand.image.shape:
+            self.say("This candidate was made for another canvas size")
+            return False
+        tokenizer = str(self.generators.tokenizer_path)
+        engine = self.window.pipeline.engine
+        if engine.name != "model" or str(getattr(engine, "checkpoint", "")) != tokenizer:
+            if not self.window.open_model(tokenizer):
+                return False
+        doc.history.push(commands.accept_candidate(doc, cand.image, cand.layout))
+        result = Result(revision=doc.revision, path="full", engine="model", rows=np.arange(len(cand.layout)),
+                        g_init=cand.layout.geometry.copy(), tokens=cand.tokens.copy(),
+                        reconstruction=cand.image.astype(np.float32) / 255.0, features="latent")
+        self.window.pipeline.seed(result)  # locked tokens keep their generated features
+        doc.set_result(result)
+        self.discard(index)
+        self.strip.setCurrentRow(-1)
+        self.staging.show_image(None)
+        self.say(f"Accepted {cand.title}: the document is now this image (undo brings the layout back)")
+        return True
+
+    def discard(self, index: int | None = None) -> None:
+        index = self.strip.currentRow() if index is None else index
+        if 0 <= index < len(self.candidates):
+            del self.candidates[index]
+            self.strip.takeItem(index)
+        if not self.candidates:
+            self.staging.show_image(None)
+        self._sync()
+
+    def clear_candidates(self) -> None:
+        self.candidates.clear()
+        self.strip.clear()
+        self.staging.show_image(None)
+        self._sync()
+
+    def _on_document(self, doc: Document | None) -> None:
+        self.staging.show_ghost(None, None)
+        self.show_before.setChecked(False)
+        self._sync()
