@@ -385,6 +385,7 @@ class GeneratePanel(QWidget):
                 self.say(f"Sampled a layout of {len(calibrated)} tokens (raw sample shown as the ghost)")
         else:
             self.progress.setValue(1000)
+            self.progress.setFormat("done")
             if self.candidates:
                 self.strip.setCurrentRow(self.strip.count() - 1)
             self.say(f"Generated {len(value)} candidate(s): accept one, or discard")

@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.rate_plot = RatePlot(self)
         docks = [self._dock("Inspector", self.inspector), self._dock("Metrics", self.metrics),
                  self._dock("Rate / quality", self.rate_plot)]
+        self.inspector_dock = docks[0]
         self.resizeDocks(docks, [330] * 3, Qt.Horizontal)
         self.resizeDocks(docks, [330, 170, 260], Qt.Vertical)
         self._connect()
@@ -356,6 +357,7 @@ class MainWindow(QMainWindow):
             self.training = TrainingPanel(self)
             self.training.open_model.connect(self.open_model)
             self.training_dock = self._dock("Training", self.training)
+            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
         self.training_dock.show()
         self.training_dock.raise_()
         return self.training
@@ -365,6 +367,7 @@ class MainWindow(QMainWindow):
         if self.generation is None:
             self.generation = GeneratePanel(self)
             self.generation_dock = self._dock("Generate", self.generation)
+            self.tabifyDockWidget(self.inspector_dock, self.generation_dock)
         self.generation_dock.show()
         self.generation_dock.raise_()
         return self.generation
