@@ -1,5 +1,6 @@
-"""Ellipse overlay redraw: our one-mesh quad visual vs one Line of all polylines (48 segments each),
-what one drag step costs, and where the editor canvas spends a frame at 4096 tokens.
+"""Ellipse overlay redraw: our visual (point sprites for small shapes, quads for large) vs the previous
+all-quads drawing and one Line of all polylines (48 segments each), what one drag step costs, and where
+the editor canvas spends a frame at 4096 tokens.
 
 A redraw = new ellipse data (every ellipse moved) + one draw of the canvas + glFinish; a drag step =
 one ellipse's slot rewritten (``set_rows``) + draw + glFinish; "draw only" re-draws unchanged data.
@@ -78,31 +79,42 @@ def visual_tables() -> None:
     view.camera = scene.PanZoomCamera(aspect=1, rect=(0, 0, SIZE, SIZE))
     draw = lambda: canvas.on_draw(None)  # noqa: E731
     rng = np.random.default_rng(0)
+    ours = Ellipses(parent=view.scene)
     quads = Ellipses(parent=view.scene)
+    quads.point_max_px = 0  # the previous drawing: every shape a quad
     lines = scene.visuals.Line(parent=view.scene, connect="segments", method="gl", antialias=False)
     color = np.array([0.3, 0.85, 1.0, 0.9], np.float32)
     print(f"{CANVAS[0]}x{CANVAS[1]} canvas, {gl.glGetParameter(gl.GL_RENDERER)}, LP_NUM_THREADS="
           f"{os.environ.get('LP_NUM_THREADS', 'default')}; ms: best / median wall, best / median CPU of {REPEATS}")
-    print(f"{'ellipses':>9} | {'quads: new data + draw':^31} | {'48-segment lines':^31} | {'lines/quads':>11} "
-          f"{'best < 16':>9}")
+    print("redraw = new data + draw; ratios: reference median / ours median (wall, CPU)")
+    print(f"{'ellipses':>9} | {'ours: points + quads':^31} | {'previous: all quads':^31} | {'48-segment lines':^31} | "
+          f"{'quads/ours':>11} | {'lines/ours':>11} | {'best < 16':>9}")
     rows = []
     for n in COUNTS:
         frames = [layout(n, rng) for _ in range(REPEATS + 1)]
-        lines.visible, quads.visible = False, True
-        q = timed(draw, lambda k: quads.set_data(frames[k], color))
+        measured = []
+        for visual in (ours, quads, lines):
+            for other in (ours, quads, lines):
+                other.visible = other is visual
+            if visual is lines:
+                measured.append(timed(draw, lambda k: lines.set_data(pos=polylines(frames[k]), color=color)))
+            else:
+                measured.append(timed(draw, lambda k: visual.set_data(frames[k], color)))
+        o, q, li = measured
+        for visual in (ours, quads, lines):
+            visual.visible = visual is ours
         dragged = frames[0].copy()
 
         def one_slot(k: int) -> None:
             dragged[n // 2, 0] = frames[0][n // 2, 0] + k % 5  # one ellipse moves, the rest stay
-            quads.set_rows([n // 2], dragged[n // 2:n // 2 + 1])
+            ours.set_rows([n // 2], dragged[n // 2:n // 2 + 1])
 
-        quads.set_data(frames[0], color)
+        ours.set_data(frames[0], color)
         rows.append((n, timed(draw, one_slot), timed(draw)))
-        quads.visible, lines.visible = False, True
-        li = timed(draw, lambda k: lines.set_data(pos=polylines(frames[k]), color=color))
-        lines.visible = False
-        print(f"{n:>9} | {fmt(q)} | {fmt(li)} | {li[1] / q[1]:>11.1f} {'yes' if q[0] < 16 else 'NO':>9}")
-    print(f"\n{'ellipses':>9} | {'drag step: one slot + draw':^31} | {'draw only (unchanged data)':^31}")
+        ours.visible = False
+        print(f"{n:>9} | {fmt(o)} | {fmt(q)} | {fmt(li)} | {q[1] / o[1]:>5.1f} {q[3] / o[3]:>5.1f} | "
+              f"{li[1] / o[1]:>5.1f} {li[3] / o[3]:>5.1f} | {'yes' if o[0] < 16 else 'NO':>9}")
+    print(f"\n{'ellipses':>9} | {'ours, drag step: one slot + draw':^31} | {'ours, draw only (unchanged)':^31}")
     for n, step, still in rows:
         print(f"{n:>9} | {fmt(step)} | {fmt(still)}")
     canvas.close()
