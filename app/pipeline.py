@@ -18,8 +18,8 @@ from gpstoken_studio.engines.base import EngineRequest
 from gpstoken_studio.jobs import Job, JobScheduler
 from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LayoutChange
-from gpstoken_studio.model.result import Result
+from gpstoken_studio.model.layout import LayoutChange, carry_locks
+from gpstoken_studio.model.result import Result, remap_result
 
 FAST, FULL, LAYOUT, SWEEP, RELAYOUT = "fast", "full", "layout", "sweep", "relayout"
 SWEEP_COUNTS = (16, 32, 64, 128, 256, 512)
@@ -42,6 +42,7 @@ class Pipeline(QObject):
         self._want: str | None = None
         self._engine_key: tuple | None = None
         self._stroke_first: int | None = None  # id of the first live re-partition of the stroke in progress
+        self._stroke_start = None  # the layout when the stroke in progress began
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
@@ -91,7 +92,7 @@ class Pipeline(QObject):
         if change.action == "locks":
             return  # locks shape the next run; they change nothing shown now
         if change.action == "replace":
-            self._last_full = None  # different tokens: nothing to warm-start from
+            self._last_full = remap_result(self._last_full, self.doc.layout.geometry())  # unchanged regions
         self.request(FULL if change.final else FAST)
 
     def _on_image(self, _image) -> None:
@@ -106,8 +107,10 @@ class Pipeline(QObject):
         if change.final or not len(doc.layout):
             self._stroke_first = None  # the stroke's own command holds the final layout
             return
-        s, bias = doc.settings, doc.bias_for_partition()
-        run = lambda j: doc.partitions.layout(s.tokens_per_tile, s.lam, bias)  # noqa: E731
+        if self._stroke_first is None:
+            self._stroke_start = doc.layout.state()  # the preview keeps the locks the stroke started with
+        s, bias, start = doc.settings, doc.bias_for_partition(), self._stroke_start
+        run = lambda j: carry_locks(start, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))  # noqa: E731
         job = self.scheduler.submit(Job(RELAYOUT, doc.revision, run, owner=doc))
         if self._stroke_first is None:
             self._stroke_first = job.id

@@ -338,3 +338,46 @@ def test_a_live_preview_layout_is_not_an_edit(doc):
     doc.preview_layout(doc.partition(tokens_per_tile=80))
     assert len(doc.layout) == 80 and changes == [("replace", False)] and doc.revision == revision + 1
     assert len(doc.history) == 0 and not start.equals(doc.layout.state())
+
+
+def test_a_repartition_keeps_the_locks_of_regions_it_leaves_unchanged(doc):
+    from gpstoken_studio.model.layout import LOCK_FEATURES
+
+    doc.history.push(commands.set_locks(doc, np.arange(len(doc.layout)), LOCK_FEATURES, True))
+    before = doc.layout.state()
+    doc.history.push(commands.set_token_count(doc, 70))
+    after = doc.layout.state()
+    old_boxes = {tuple(r) for r in before.regions}
+    kept = np.array([tuple(r) in old_boxes for r in after.regions])
+    assert 0 < kept.sum() < len(after)  # some regions survive the count change, some are new
+    assert (after.locks[kept] == LOCK_FEATURES).all() and (after.locks[~kept] == 0).all()
+    doc.history.undo()
+    assert doc.layout.state().equals(before)
+
+
+def test_a_brush_stroke_keeps_locks_of_regions_it_does_not_touch(doc):
+    far = np.flatnonzero(doc.plane.centers(doc.layout.geometry())[:, 1] < 60)
+    doc.history.push(commands.set_locks(doc, far, LOCK_GEOMETRY, True))
+    locked_boxes = {tuple(r) for r in doc.layout.regions()[far]}
+    run_drag(doc, Mode.BRUSH, [(10, 220), (120, 220), (245, 220)])
+    after = doc.layout.state()
+    still = np.array([tuple(r) in locked_boxes for r in after.regions])
+    # at a fixed count the stroke takes tokens from elsewhere too: only the surviving regions keep locks
+    assert still.any() and (after.locks[still] == LOCK_GEOMETRY).all() and (after.locks[~still] == 0).all()
+
+
+def test_remapped_results_follow_unchanged_regions_to_their_new_rows(doc):
+    from gpstoken_studio.model.result import Result, remap_result
+
+    g = doc.layout.geometry()
+    tokens = np.concatenate([g, np.arange(len(g), dtype=np.float32)[:, None].repeat(3, 1)], axis=1)
+    result = Result(revision=0, path="full", engine="fit", rows=np.arange(len(g)), g_init=g, tokens=tokens,
+                    reconstruction=np.zeros(doc.image_size + (3,), np.float32))
+    doc.history.push(commands.set_token_count(doc, 70))
+    new = doc.layout.geometry()
+    moved = remap_result(result, new)
+    old_index = {row.tobytes(): i for i, row in enumerate(g)}
+    expect = [(r, old_index[row.tobytes()]) for r, row in enumerate(new) if row.tobytes() in old_index]
+    assert moved.rows.tolist() == [r for r, _ in expect]
+    assert moved.tokens[:, 5].tolist() == [float(i) for _, i in expect]
+    assert remap_result(result, new[:0]) is None and remap_result(None, new) is None

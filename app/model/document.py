@@ -9,7 +9,7 @@ from psygnal import Signal, SignalGroup
 
 from .bias import BiasMap
 from .history import History
-from .layout import LayoutState, TokenLayout
+from .layout import LayoutState, TokenLayout, carry_locks
 from .partitioning import LayoutSource
 from .plane import Plane
 from .result import Result
@@ -88,14 +88,16 @@ class Document:
         return None if not v.any() else v * np.float32(self._settings.bias_gain)
 
     def partition(self, tokens_per_tile: int | None = None, lam: float | None = None,
-                  bias: np.ndarray | None = None) -> LayoutState:
-        """A fresh partition with the current (or given) count, lambda and painted bias."""
+                  bias: np.ndarray | None = None, locks_from: LayoutState | None = None) -> LayoutState:
+        """A fresh partition with the current (or given) count, lambda and painted bias; regions it shares
+        with ``locks_from`` (default: the current layout) keep their locks."""
         s = self._settings
-        return self.partitions.layout(
+        state = self.partitions.layout(
             s.tokens_per_tile if tokens_per_tile is None else tokens_per_tile,
             s.lam if lam is None else lam,
             self.bias_for_partition(bias),
         )
+        return carry_locks(self.layout.state() if locks_from is None else locks_from, state)
 
     def preview_layout(self, state: LayoutState) -> None:
         """Show a layout computed for an edit still in progress (a brush stroke's live re-partition).

@@ -58,6 +58,17 @@ class LayoutState:
                        regions=self.regions if regions is None else np.array(regions, np.int32))
 
 
+def carry_locks(source: LayoutState, target: LayoutState) -> LayoutState:
+    """``target`` with the lock bits of ``source``'s live locked rows whose region box it also has, so a
+    re-partition keeps the locks of every region it leaves as it was."""
+    locked = np.flatnonzero((source.locks != 0) & ~source.deleted)
+    if not locked.size:
+        return target
+    bits = {tuple(source.regions[i]): source.locks[i] for i in locked}
+    locks = np.array([bits.get(tuple(box), 0) for box in target.regions], np.uint8) | target.locks
+    return replace(target, locks=locks)
+
+
 @dataclass(frozen=True)
 class LayoutChange:
     """What changed: ``action`` on rows ``indices`` (a copy); ``final`` False during a drag."""

@@ -4,7 +4,7 @@ Derived data: never a command; replaced whenever a newer result arrives.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,3 +32,17 @@ class Result:
         ok = self.rows < length
         out[self.rows[ok]] = self.tokens[ok]
         return out
+
+
+def remap_result(result: Result | None, geometry: np.ndarray) -> Result | None:
+    """``result`` re-indexed to the layout rows ``geometry [M, 5]`` whose g_init it holds bit for bit: after a
+    re-partition the regions it left unchanged keep their refined tokens (None when none are left)."""
+    if result is None:
+        return None
+    where = {g.tobytes(): i for i, g in enumerate(np.ascontiguousarray(result.g_init, np.float32))}
+    pairs = [(row, where[g.tobytes()]) for row, g in enumerate(np.ascontiguousarray(geometry, np.float32))
+             if g.tobytes() in where]
+    if not pairs:
+        return None
+    rows, idx = (np.array(a, np.int64) for a in zip(*pairs))
+    return replace(result, rows=rows, g_init=result.g_init[idx], tokens=result.tokens[idx])

@@ -47,7 +47,7 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
             box = union(box, stamp(work, point, s.brush_radius, s.brush_strength, erase))
     if box is None:
         return
-    relayout = Relayout(start_layout, doc.partition(bias=work)) if len(doc.layout) else None
+    relayout = Relayout(start_layout, doc.partition(bias=work, locks_from=start_layout)) if len(doc.layout) else None
     doc.history.push(command(True, relayout))
 
 
