@@ -189,7 +189,8 @@ class EllipsesVisual(Visual):
         view.view_program["u_pixel"] = 1.0 / scale  # scene units per screen pixel
         lin = _pixel_map(view.transforms)
         view.view_program["u_lin"] = tuple(lin.ravel())
-        view.view_program["u_inv"] = tuple(np.linalg.inv(lin).ravel()) if abs(np.linalg.det(lin)) > 1e-12 else (0.0,) * 4
+        invertible = abs(np.linalg.det(lin)) > 1e-12
+        view.view_program["u_inv"] = tuple(np.linalg.inv(lin).ravel()) if invertible else (0.0,) * 4
         self._split(lin, 0.5 * self._width + 0.5)
         return True
 
