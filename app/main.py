@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("fit", "model"),
                    help="model (the default when a checkpoint is given or bundled) or fit (per-image fitting)")
     p.add_argument("--steps", type=int, help="fit steps of the full path")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="model engine precision (default auto: bf16 on GPUs and on CPUs with hardware bf16)")
     return p
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             changes["tokens_per_tile"] = args.tokens
         if args.steps is not None:
             changes["fit_steps"] = args.steps
+        if args.precision is not None:
+            changes["precision"] = args.precision
         settings = dataclasses.replace(settings, **changes)
         from gpstoken_studio.widgets.main_window import MainWindow
 

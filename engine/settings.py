@@ -1,7 +1,9 @@
 """Process-wide runtime settings: torch thread count and the default device."""
 from __future__ import annotations
 
+import functools
 import os
+from pathlib import Path
 
 import torch
 
@@ -28,3 +30,15 @@ def default_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """The CPU computes bf16 in hardware (AVX512-BF16 or AMX): bf16 inference is then about 2x faster
+    than fp32 for our convolutions; elsewhere it is emulated and slower. Linux only; False when unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -19,7 +19,8 @@ CONFIG = GOLDEN / "official_tiny_a.yaml"
 
 
 def test_model_engine_encodes_like_the_reference_and_drags_with_frozen_features(make_studio, qtbot):
-    win = make_studio(GOLDEN / "astronaut.png", tokens=32, model=MODEL, config=CONFIG, engine="model")
+    win = make_studio(GOLDEN / "astronaut.png", tokens=32, model=MODEL, config=CONFIG, engine="model",
+                      precision="fp32")  # the golden tokens are fp32
     doc = win.document
     assert win.pipeline.engine.name == "model" and doc.result.engine == "model"
     golden = np.load(GOLDEN / "official_tiny_a__astronaut.npz")
@@ -67,3 +68,14 @@ def test_command_line_rejects_a_model_engine_without_a_model(tmp_path):
            str(GOLDEN / "camera.png")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2 and "GPSTOKEN_MODEL" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_model_engine_precision_auto_is_bf16_only_on_hardware_bf16_cpus(monkeypatch):
+    from gpstoken import settings
+    from gpstoken_studio.engines.model_engine import ModelEngine
+
+    engine = ModelEngine(MODEL, CONFIG)
+    for native, expected in ((True, "bf16"), (False, "auto")):
+        monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda native=native: native)
+        assert engine.precision == expected
+    assert ModelEngine(MODEL, CONFIG, "fp32").precision == "fp32"

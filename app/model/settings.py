@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from gpstoken.errors import GPSTokenError
 
 ENGINES = ("fit", "model")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Settings:
     tile: int = 256
     engine: str = "fit"
     fit_steps: int = 60  # full path: fit steps after every edit (warm-started)
+    precision: str = "auto"  # model engine: auto = bf16 on GPUs and on CPUs with hardware bf16, else fp32
     bias_gain: float = 2000.0  # painted value 1.0 adds this much per pixel to a region's split metric
     brush_radius: float = 12.0
     brush_strength: float = 1.0
@@ -30,6 +32,7 @@ class Settings:
             (self.tile >= 0, "tile must be >= 0"),
             (self.engine in ENGINES, f"engine must be one of {ENGINES}"),
             (0 <= self.fit_steps <= 100000, "fit_steps must be in 0..100000"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.bias_gain >= 0, "bias_gain must be >= 0"),
             (0.5 <= self.brush_radius <= 1024, "brush_radius must be in 0.5..1024"),
             (0 < self.brush_strength <= 1, "brush_strength must be in (0, 1]"),

@@ -65,7 +65,8 @@ class MainWindow(QMainWindow):
         self.layer_visible["refined"] = False
 
         self.scheduler = JobScheduler(self)
-        self.pipeline = Pipeline(self.scheduler, create_engine(self.base_settings.engine, model, config), self)
+        self.pipeline = Pipeline(self.scheduler, create_engine(self.base_settings.engine, model, config,
+                                                               self.base_settings.precision), self)
         self.canvas = StudioCanvas()
         self.setCentralWidget(self.canvas.native)
         self.interaction = Interaction(self.canvas)
@@ -380,7 +381,7 @@ class MainWindow(QMainWindow):
 
     def _apply_engine(self, name: str) -> bool:
         try:
-            engine = create_engine(name, self.model_path, self.config_path)
+            engine = create_engine(name, self.model_path, self.config_path, self.base_settings.precision)
         except GPSTokenError as exc:
             self.show_error("Engine unavailable", str(exc))
             self._sync_controls()
