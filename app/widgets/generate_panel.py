@@ -1,8 +1,8 @@
 """The Generate dock: sketch or sample a layout, calibrate it, generate textures for it with the
 texture generator, and stage the candidates (accept one into the document, or discard them).
 
-Model work runs as scheduler jobs owned by this panel (the live pipeline ignores them); layout
-changes are commands on the document, so sampling, calibrating and accepting all undo.
+Model work runs on the panel's own job scheduler (a second worker thread, so the live pipeline keeps
+running); layout changes are commands on the document, so sampling, calibrating and accepting all undo.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from gpstoken.errors import GPSTokenError
 from gpstoken.generate.samplers import METHODS
 from gpstoken_studio.engines.generation import (Candidate, GenerationSettings, Generators, Preview,
                                                 match_rows)
-from gpstoken_studio.jobs import Job
+from gpstoken_studio.jobs import Job, JobScheduler
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutState
@@ -55,12 +55,14 @@ class GeneratePanel(QWidget):
         self.job: Job | None = None
         self._count = 1  # candidates of the running generation
         self.staging = StagingView(window.canvas)
+        # a worker of its own: edits keep their live reconstruction while a generation runs
+        self.scheduler = JobScheduler(self)
         self._build()
-        window.scheduler.partial.connect(self._on_partial)
-        window.scheduler.finished.connect(self._on_finished)
-        window.scheduler.failed.connect(self._on_failed)
-        window.scheduler.progress.connect(self._on_progress)
-        window.scheduler.cancelled.connect(lambda job: job.owner is self and self._done(job))
+        self.scheduler.partial.connect(self._on_partial)
+        self.scheduler.finished.connect(self._on_finished)
+        self.scheduler.failed.connect(self._on_failed)
+        self.scheduler.progress.connect(self._on_progress)
+        self.scheduler.cancelled.connect(self._done)
         window.document_changed.connect(self._on_document)
         self.load_models()
         self._sync()
@@ -350,7 +352,7 @@ class GeneratePanel(QWidget):
         return np.nan_to_num(tokens), mask
 
     def _submit(self, job: Job) -> None:
-        self.job = self.window.scheduler.submit(job)
+        self.job = self.scheduler.submit(job)
         self._sync()
 
     def cancel_job(self) -> None:
@@ -361,8 +363,6 @@ class GeneratePanel(QWidget):
     # --- job events (GUI thread) ----------------------------------------------------------------
 
     def _on_partial(self, job: Job, value) -> None:
-        if job.owner is not self:
-            return
         if isinstance(value, Preview):
             step = "done" if value.step < 0 else f"step {value.step}"
             self.staging.show_image(value.image, f"Generating {value.index + 1}/{self._count}: {step}")
@@ -374,8 +374,6 @@ class GeneratePanel(QWidget):
             self._sync()
 
     def _on_finished(self, job: Job, value) -> None:
-        if job.owner is not self:
-            return
         self._done(job)
         if job.kind == SAMPLE_LAYOUT:
             doc, (raw, calibrated) = value
@@ -391,14 +389,12 @@ class GeneratePanel(QWidget):
             self.say(f"Generated {len(value)} candidate(s): accept one, or discard")
 
     def _on_failed(self, job: Job, message: str) -> None:
-        if job.owner is self:
-            self._done(job)
-            self.say(f"{job.kind} failed: {message}")
+        self._done(job)
+        self.say(f"{job.kind} failed: {message}")
 
     def _on_progress(self, job: Job, fraction: float, message: str) -> None:
-        if job.owner is self:
-            self.progress.setValue(int(fraction * 1000))
-            self.progress.setFormat(message)
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(message)
 
     def _done(self, job: Job) -> None:
         if job is self.job:
@@ -458,6 +454,9 @@ class GeneratePanel(QWidget):
         self.strip.clear()
         self.staging.show_image(None)
         self._sync()
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown()
 
     def _on_document(self, doc: Document | None) -> None:
         self.staging.show_ghost(None, None)

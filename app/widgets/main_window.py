@@ -507,6 +507,8 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.pipeline.set_document(None)
         self.scheduler.shutdown()
+        if self.generation is not None:
+            self.generation.shutdown()
 
     def screenshot_when_ready(self, path: str | Path, timeout_s: float = 300.0, on_done=None) -> None:
         """After the first full result is shown, grab the window into ``path`` and call ``on_done(ok)``."""
