@@ -36,6 +36,9 @@ class StagingView:
         self.ghost.visible = True
         self.ghost_count = len(geometry)
 
+    def set_ghost_visible(self, visible: bool) -> None:
+        self.ghost.visible = visible and self.ghost_count > 0
+
     def show_image(self, image: np.ndarray | None, title: str = "") -> None:
         """Show a staged candidate or a preview over the right view (None: the reconstruction again)."""
         label = self.canvas.right_title

@@ -96,8 +96,7 @@ class GeneratePanel(QWidget):
         self.calibrate_button.setToolTip("Snap the Gaussians to a valid partition of the generator's token count")
         self.calibrate_button.clicked.connect(self.calibrate)
         self.show_before = QCheckBox("Show layout before calibration")
-        self.show_before.toggled.connect(lambda on: self.staging.ghost.__setattr__("visible", on and
-                                                                                 self.staging.ghost_count > 0))
+        self.show_before.toggled.connect(self.staging.set_ghost_visible)
         layout_box = QFormLayout()
         layout_box.addRow(self._row(self.blank, self.from_image))
         layout_box.addRow("Class", self.label)
@@ -279,7 +278,7 @@ class GeneratePanel(QWidget):
     def _show_before(self, doc: Document, geometry: np.ndarray) -> None:
         self.staging.show_ghost(doc, geometry)
         self.show_before.setChecked(True)
-        self.staging.ghost.visible = True
+        self.staging.set_ghost_visible(True)
 
     def sample_layout(self) -> None:
         """Stage 1 on the worker: the layout model's sample replaces the layout (raw sample as the ghost)."""
