@@ -1,6 +1,7 @@
 """The Generate panel in the real window: sketch, calibrate, sample a layout, generate with the bundled and
 with official-format generators, stage, accept, undo, lock and regenerate."""
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -9,7 +10,10 @@ from safetensors.torch import load_file, save_file
 
 from gpstoken.generate.bundled import bundled_generator
 from gpstoken.generate.checkpoint import read_generator_config
-from gpstoken.partition import Partitioner  # noqa: F401  (warms numba before the window's first job)
+from gpstoken.generate import calibrated_layout
+from gpstoken.generate.layout_cache import cached_layout, load_layout_cache
+from gpstoken.io.images import load_image
+from gpstoken.partition import Partitioner
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.layout import LOCK_FEATURES
 from gpstoken_studio.testing import GOLDEN, canvas_point, drag, make_studio, wait_idle  # noqa: F401
@@ -140,11 +144,17 @@ def test_official_generator_files_load_with_their_yaml_and_bad_files_change_noth
     panel = win.show_generate()
     assert not panel.load_models(str(official))  # no config: one line, the bundled models stay
     assert "YAML" in panel.status.text() and panel.generators.texture_path == bundled_generator("texture")
-    assert panel.load_models(str(official), str(yaml))
+    cache = tmp_path / "initg.pickle"  # the official release's stage 1: per-class cached layouts
+    layouts = [Partitioner(load_image(GOLDEN / name)).partition(128).g_init for name in ("camera.png", "coffee.png")]
+    cache.write_bytes(pickle.dumps({0: layouts}))
+    assert panel.load_models(str(official), str(yaml), str(cache))
     assert panel.generators.texture_path == official
-    panel.new_blank()
+    doc = panel.new_blank()
+    panel.layout_seed.setValue(5)
     panel.sample_layout()
     finish(panel, qtbot)
+    drawn = cached_layout(load_layout_cache(cache), 0, np.random.default_rng(5))
+    assert {tuple(r) for r in doc.layout.regions()} == {tuple(r) for r in calibrated_layout(drawn).regions}
     panel.count.setValue(1)
     panel.sampler.setCurrentText("euler")
     panel.steps.setValue(8)

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from gpstoken.errors import GPSTokenError
+from gpstoken.generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
 from gpstoken_studio.engines.base import Cancel
 from gpstoken_studio.model.layout import LayoutState
 
@@ -94,9 +95,11 @@ class Generators:
         self.config = read_generator_config(self.texture_path, texture_config)
         if self.config.kind != "texture":
             raise GPSTokenError(f"{self.texture_path.name} is a {self.config.kind} generator, not a texture one")
-        self.layout_config = read_generator_config(self.layout_path)
-        if self.layout_config.kind != "layout":
-            raise GPSTokenError(f"{self.layout_path.name} is a {self.layout_config.kind} generator, not a layout one")
+        if is_layout_cache(self.layout_path):  # the official release's stage 1: cached per-class layouts
+            if not self.layout_path.is_file():
+                raise GPSTokenError(f"no such layout cache: {self.layout_path}")
+        elif read_generator_config(self.layout_path).kind != "layout":
+            raise GPSTokenError(f"{self.layout_path.name} is a texture generator, not a layout one")
         self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -121,6 +124,8 @@ class Generators:
             if key not in self._models:
                 if key == "texture":
                     self._models[key] = load_generator(self.texture_path, self.texture_config)
+                elif key == "layout" and is_layout_cache(self.layout_path):
+                    self._models[key] = load_layout_cache(self.layout_path, self.tokens)
                 elif key == "layout":
                     self._models[key] = load_generator(self.layout_path)
                 else:
@@ -140,12 +145,16 @@ class Generators:
         return layout_from_partition(p.regions, p.g_init)
 
     def sample_layout(self, label: int, seed: int, cancel: Cancel) -> tuple[np.ndarray, LayoutState]:
-        """Stage 1: the layout model's raw Gaussians ``[N, 5]`` and their calibrated layout."""
+        """Stage 1: the layout model's raw Gaussians ``[N, 5]`` (or a layout cache's, drawn with ``seed``)
+        and their calibrated layout."""
         import torch
 
         from gpstoken.generate import sample_layouts
 
         model = self._get("layout")
+        if isinstance(model, dict):
+            raw = cached_layout(model, label, np.random.default_rng(int(seed)))
+            return raw, self.calibrate(raw)
         if model.config.num_classes == 1:
             label = 0  # an unconditional layout model serves every class
         raw, cal = sample_layouts(model, label, 1, generator=torch.Generator().manual_seed(int(seed)), cancel=cancel)

@@ -216,7 +216,9 @@ class GeneratePanel(QWidget):
         self.load_models(path, config, self.paths["layout"])
 
     def ask_layout(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Layout generator", "", SAFETENSORS)
+        path, _ = QFileDialog.getOpenFileName(self, "Layout generator or official layout cache", "",
+                                              "Layout generators and caches (*.safetensors *.pickle *.pkl);;"
+                                              "All files (*)")
         if path:
             self.load_models(self.paths["texture"], self.paths["texture_config"], path)
 

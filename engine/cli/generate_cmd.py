@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
                    help="apply guidance only for LOW <= t <= HIGH (t = 1 is data; default 0 1)")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i (default 0)")
-    p.add_argument("--layout-model", metavar="CKPT", help="layout generator (default: the bundled one)")
+    p.add_argument("--layout-model", metavar="CKPT", help="layout generator (default: the bundled one), or the "
+                   "official release's layout cache (initg.pickle: per-class layouts, one drawn per image)")
     p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"), default="ode")
     p.add_argument("--layout-steps", type=int, default=50)
     p.add_argument("--texture-model", metavar="CKPT", help="texture generator (default: the bundled one)")
@@ -44,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..generate import generate, load_generator
     from ..generate.bundled import bundled_generator
+    from ..generate.layout import calibrated_layout
+    from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
     from ..generate.layout_files import load_keep_mask, load_layout
     from ..io.images import save_image
     from ..io.tokenfile import TokenSet
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     device = tokenizer.device
     texture = load_generator(args.texture_model or bundled_generator("texture"), args.texture_config, device)
     cfg = texture.config
-    layouts, layout_model, keep = None, None, None
+    layouts, layout_model, keep, cache = None, None, None, None
     if args.keep:
         ts = TokenSet.load(args.keep)
         if ts.tokens is None:
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         layouts, keep = [layout], (ts.tokens, load_keep_mask(args.keep_mask, layout))
     elif args.layout:
         layouts = [load_layout(args.layout, cfg.tile, cfg.min_size)]
+    elif args.layout_model and is_layout_cache(args.layout_model):
+        cache = load_layout_cache(args.layout_model, cfg.tokens)
     else:
         layout_model = load_generator(args.layout_model or bundled_generator("layout"), None, device)
     labels = [args.label] * args.num if args.label is not None else [i % cfg.num_classes for i in range(args.num)]
@@ -83,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     with progress(args.num, "img", args.quiet) as bar:
         for i, label in enumerate(labels):
             start = time.perf_counter()
+            if cache is not None:  # the reference draws the cached layouts in order; we draw with the seed
+                g = cached_layout(cache, label, np.random.default_rng(args.seed + i))
+                layouts = [calibrated_layout(g, cfg.tokens, cfg.tile, cfg.min_size)]
             result = generate(texture, tokenizer, label, 1, layouts, layout_model, args.sampler, args.steps,
                               args.cfg, tuple(args.guidance), args.layout_sampler, args.layout_steps,
                               args.seed + i, keep)[0]
