@@ -381,3 +381,23 @@ def test_remapped_results_follow_unchanged_regions_to_their_new_rows(doc):
     assert moved.rows.tolist() == [r for r, _ in expect]
     assert moved.tokens[:, 5].tolist() == [float(i) for _, i in expect]
     assert remap_result(result, new[:0]) is None and remap_result(None, new) is None
+
+
+def test_accepting_a_candidate_swaps_image_and_layout_in_one_undo_step_and_saves_the_sketch_flag(tmp_path):
+    blank = np.full((256, 256, 3), 128, np.uint8)
+    doc = Document(blank, Settings(tokens_per_tile=32), sketch=True)
+    seen = []
+    doc.events.image.connect(lambda image: seen.append(int(image[0, 0, 0])))
+    layout = Document(load_image(GOLDEN / "camera.png"), Settings(tokens_per_tile=32)).partition()
+    generated = np.full((256, 256, 3), 40, np.uint8)
+    doc.history.push(commands.accept_candidate(doc, generated, layout))
+    assert not doc.sketch and (doc.image == 40).all() and doc.layout.state().equals(layout)
+    path = tmp_path / "accepted.gpsproj"
+    save_project(snapshot(doc), path)
+    assert not load_project(path).sketch and (load_project(path).image == 40).all()
+    doc.history.undo()
+    assert doc.sketch and (doc.image == 128).all() and len(doc.layout) == 0 and seen == [40, 128]
+    save_project(snapshot(doc), path)
+    assert load_project(path).sketch
+    with pytest.raises(ValueError, match="must be"):
+        doc.set_image(np.zeros((8, 8, 3), np.uint8), sketch=False)
