@@ -244,3 +244,21 @@ def test_gui_thread_keeps_ticking_during_a_drag_and_a_full_fit(make_studio, qtbo
     # the fit takes seconds; what remains on the GUI thread is software-GL redraws of the whole
     # canvas (up to ~200 ms each on a loaded 2-core machine), never engine work
     assert gaps.max() < min(0.4, elapsed / 4)
+
+
+def test_replacing_an_edited_document_asks_first_and_cancel_keeps_it(make_studio, qtbot, monkeypatch):
+    from gpstoken_studio.model import commands
+
+    win = make_studio(tokens=32, steps=0)
+    win.confirm_close = True
+    doc = win.document
+    doc.history.push(commands.delete_tokens(doc, [0]))
+    answers = [QMessageBox.Cancel, QMessageBox.Cancel, QMessageBox.Discard]
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or answers.pop(0))
+    assert not win.open_path(GOLDEN / "coffee.png")
+    assert win.show_generate().new_blank() is None
+    assert win.document is doc and len(asked) == 2
+    assert win.open_path(GOLDEN / "coffee.png") and win.document is not doc
+    wait_idle(win)
+    win.confirm_close = False

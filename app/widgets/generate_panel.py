@@ -224,10 +224,11 @@ class GeneratePanel(QWidget):
 
     # --- layouts --------------------------------------------------------------------------------
 
-    def new_blank(self) -> Document:
+    def new_blank(self) -> Document | None:
         """A blank canvas of one generator tile to sketch Gaussians on (the Add tool draws them)."""
         doc = self._new_document(np.full((self.generators.tile,) * 2 + (3,), BLANK_GREY, np.uint8), sketch=True)
-        self.say("Blank layout: draw Gaussians with the Add tool (A), or sample a layout")
+        if doc is not None:
+            self.say("Blank layout: draw Gaussians with the Add tool (A), or sample a layout")
         return doc
 
     def new_from_image(self) -> Document | None:
@@ -240,8 +241,11 @@ class GeneratePanel(QWidget):
             return None
         return self._new_document(square_image(np.array(doc.image), self.generators.tile), sketch=False)
 
-    def _new_document(self, image: np.ndarray, sketch: bool) -> Document:
+    def _new_document(self, image: np.ndarray, sketch: bool) -> Document | None:
         import dataclasses
+
+        if not self.window.confirm_discard():
+            return None
 
         settings = dataclasses.replace(self.window.new_settings(), tokens_per_tile=self.generators.tokens,
                                        tile=self.generators.tile)

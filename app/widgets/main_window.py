@@ -130,6 +130,8 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> bool:
         """Open an image or a project file; errors are shown in a dialog and change nothing."""
         p = Path(path)
+        if not self.confirm_discard():
+            return False
         try:
             if p.suffix.lower() == SUFFIX:
                 self.open_project(p)
@@ -488,14 +490,19 @@ class MainWindow(QMainWindow):
             self.open_path(urls[0])
             event.acceptProposedAction()
 
-    def closeEvent(self, event) -> None:
+    def confirm_discard(self, doing: str = "continuing") -> bool:
+        """Before the document is replaced or closed: ask to save unsaved edits; False means stop."""
         doc = self.document
-        if self.confirm_close and doc is not None and doc.history.dirty:
-            answer = QMessageBox.question(self, "Unsaved changes", "Save changes before closing?",
-                                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
-            if answer == QMessageBox.Cancel or (answer == QMessageBox.Save and not self.save()):
-                event.ignore()
-                return
+        if not self.confirm_close or doc is None or not doc.history.dirty:
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", f"Save changes before {doing}?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
+
+    def closeEvent(self, event) -> None:
+        if not self.confirm_discard("closing"):
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
