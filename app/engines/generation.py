@@ -82,7 +82,8 @@ class Generators:
     """The models generation needs, loaded lazily and thread-safely."""
 
     def __init__(self, texture: str | os.PathLike | None = None, texture_config: str | os.PathLike | None = None,
-                 layout: str | os.PathLike | None = None, tokenizer: str | os.PathLike | None = None) -> None:
+                 layout: str | os.PathLike | None = None, tokenizer: str | os.PathLike | None = None,
+                 tokenizer_config: str | os.PathLike | None = None) -> None:
         from gpstoken.generate import read_generator_config
         from gpstoken.generate.bundled import bundled_generator
         from gpstoken.models.default_model import default_model_path
@@ -91,6 +92,7 @@ class Generators:
         self.texture_config = texture_config
         self.layout_path = Path(layout) if layout else bundled_generator("layout")
         self.tokenizer_path = Path(tokenizer) if tokenizer else default_model_path()
+        self.tokenizer_config = tokenizer_config if tokenizer else None
         # headers only: cheap enough for the GUI thread, and bad files fail here with one line
         self.config = read_generator_config(self.texture_path, texture_config)
         if self.config.kind != "texture":
@@ -129,7 +131,7 @@ class Generators:
                 elif key == "layout":
                     self._models[key] = load_generator(self.layout_path)
                 else:
-                    self._models[key] = load_tokenizer(self.tokenizer_path)
+                    self._models[key] = load_tokenizer(self.tokenizer_path, self.tokenizer_config)
             return self._models[key]
 
     # --- stage 1 and calibration ----------------------------------------------------------------

@@ -181,7 +181,7 @@ class GeneratePanel(QWidget):
                     layout: str | None = None) -> bool:
         """Use these generator files (None: the bundled ones); an official texture file needs its YAML."""
         try:
-            gens = Generators(texture, texture_config, layout, self.window.model_path)
+            gens = Generators(texture, texture_config, layout, self.window.model_path, self.window.config_path)
         except GPSTokenError as exc:
             self.say(f"Cannot load the generators: {exc}")
             return False
@@ -431,7 +431,7 @@ class GeneratePanel(QWidget):
         tokenizer = str(self.generators.tokenizer_path)
         engine = self.window.pipeline.engine
         if engine.name != "model" or str(getattr(engine, "checkpoint", "")) != tokenizer:
-            if not self.window.open_model(tokenizer):
+            if not self.window.open_model(tokenizer, self.generators.tokenizer_config):
                 return False
         doc.history.push(commands.accept_candidate(doc, cand.image, cand.layout))
         result = Result(revision=doc.revision, path="full", engine="model", rows=np.arange(len(cand.layout)),

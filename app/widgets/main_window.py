@@ -343,10 +343,10 @@ class MainWindow(QMainWindow):
             self.pipeline.set_engine(self.pipeline.engine)
         return True
 
-    def open_model(self, path: str | Path) -> bool:
-        """Switch to the model engine with the checkpoint ``path`` (e.g. from the training panel)."""
+    def open_model(self, path: str | Path, config: str | Path | None = None) -> bool:
+        """Switch to the model engine with the checkpoint ``path`` (and YAML ``config`` of an official file)."""
         previous = self.model_path, self.config_path
-        self.model_path, self.config_path = str(path), None
+        self.model_path, self.config_path = str(path), None if config is None else str(config)
         if not self._switch_engine("model"):
             self.model_path, self.config_path = previous
             return False
