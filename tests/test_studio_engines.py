@@ -14,6 +14,7 @@ from gpstoken_studio.tools import Mode
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
 torch.set_num_threads(1)
+ROOT = GOLDEN.parents[1]
 MODEL = GOLDEN / "official_tiny_a.safetensors"
 CONFIG = GOLDEN / "official_tiny_a.yaml"
 
@@ -79,3 +80,19 @@ def test_model_engine_precision_auto_is_bf16_only_on_hardware_bf16_cpus(monkeypa
         monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda native=native: native)
         assert engine.precision == expected
     assert ModelEngine(MODEL, CONFIG, "fp32").precision == "fp32"
+
+
+def test_open_model_asks_for_the_yaml_of_an_official_file_and_switches_engine(make_studio, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from gpstoken.models.checkpoint import needs_config
+
+    assert needs_config(MODEL) and not needs_config(ROOT / "assets" / "models" / "default.safetensors")
+    picks = [(str(MODEL), ""), (str(CONFIG), "")]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: picks.pop(0))
+    win = make_studio(GOLDEN / "astronaut.png", tokens=32, steps=0)
+    assert win.pipeline.engine.name == "fit"
+    win.qactions["studio:open_model"].trigger()
+    assert not picks and win.pipeline.engine.name == "model" and win.config_path == str(CONFIG)
+    wait_idle(win)
+    assert win.document.result.engine == "model" and win.document.result.features == "latent"

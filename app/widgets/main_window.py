@@ -41,7 +41,7 @@ from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
 from gpstoken_studio.widgets.training_panel import TrainingPanel
-from gpstoken_studio.widgets.window_actions import LAYERS, PROJECT_FILTER, register_actions
+from gpstoken_studio.widgets.window_actions import LAYERS, MODEL_FILTER, PROJECT_FILTER, register_actions
 
 
 
@@ -353,6 +353,26 @@ class MainWindow(QMainWindow):
         self._sync_controls()
         self.status.set_message(f"Model engine: {Path(path).name}")
         return True
+
+    def ask_open_model(self) -> None:
+        """Pick a tokenizer checkpoint (ours, a training .pt, or an official file and then its YAML)."""
+        from gpstoken.models.checkpoint import needs_config
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open Model Checkpoint", "", MODEL_FILTER)
+        if not path:
+            return
+        try:
+            official = needs_config(path)
+        except GPSTokenError as exc:
+            self.show_error("Cannot open model", str(exc))
+            return
+        config = None
+        if official:
+            config, _ = QFileDialog.getOpenFileName(self, "Its YAML config", str(Path(path).parent),
+                                                    "YAML (*.yaml *.yml)")
+            if not config:
+                return
+        self.open_model(path, config)
 
     def show_training(self) -> TrainingPanel:
         """Show the Training dock (built on first use; it re-attaches to the last run folder)."""

@@ -15,6 +15,7 @@ TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", M
              Mode.BRUSH: "B", Mode.ERASER: "E", Mode.PAN: "H"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
 PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
+MODEL_FILTER = "Tokenizer checkpoints (*.safetensors *.pt);;All files (*)"
 LAYERS = (("regions", "Partition rectangles", "1"), ("ginit", "g_init ellipses", "2"),
           ("refined", "Refined ellipses", "3"), ("density", "Density overlay", "4"))
 
@@ -28,6 +29,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("new_layout_from_image", "New Layout from Image", "File", window.new_layout_from_image,
           tip="A square tile of the current image with its partition, to generate textures for")
     r.add("open_project", "Open Project…", "File", lambda: window.ask_open(PROJECT_FILTER), "Ctrl+Shift+O")
+    r.add("open_model", "Open Model Checkpoint…", "File", window.ask_open_model, "Ctrl+Alt+O",
+          tip="Reconstruct with a tokenizer checkpoint: ours, a training .pt, or an official file with its YAML")
     r.add("save_project", "Save Project", "File", window.save, "Ctrl+S")
     r.add("save_project_as", "Save Project As…", "File", window.save_as, "Ctrl+Shift+S")
     r.add("export_reconstruction", "Export Reconstruction PNG…", "File", window.ask_export_reconstruction, "Ctrl+E")

@@ -56,6 +56,15 @@ def load_weights(model: GPSTokenizer, state: dict[str, torch.Tensor]) -> None:
     model.load_official_state_dict({k: v.float() for k, v in state.items()}, assign=True)
 
 
+def needs_config(path: str | os.PathLike) -> bool:
+    """Whether a tokenizer file needs a config to load (an official safetensors file: its YAML); reads the
+    header only. Training checkpoints (``.pt``) carry theirs."""
+    if is_training_checkpoint_path(path):
+        return False
+    _, metadata = read_safetensors(path, tensors=False)
+    return CONFIG_KEY not in metadata
+
+
 def load_tokenizer(path: str | os.PathLike, config: TokenizerConfig | dict | str | os.PathLike | None = None,
                    device: str | torch.device | None = None) -> GPSTokenizer:
     """A tokenizer from a checkpoint, in eval mode.
