@@ -1,6 +1,7 @@
-"""Ellipse overlay redraw: our visual (point sprites for small shapes, quads for large) vs the previous
-all-quads drawing and one Line of all polylines (48 segments each), what one drag step costs, and where
-the editor canvas spends a frame at 4096 tokens.
+"""Ellipse overlay redraw: our visual (automatic: the CPU raster of many shapes, else point sprites for
+small shapes and quads for large ones) vs each of its paths forced, the older all-quads drawing and one
+Line of all polylines (48 segments each), what one drag step costs, and where the editor canvas spends
+a frame at 4096 tokens.
 
 A redraw = new ellipse data (every ellipse moved) + one draw of the canvas + glFinish; a drag step =
 one ellipse's slot rewritten (``set_rows``) + draw + glFinish; "draw only" re-draws unchanged data.
@@ -79,29 +80,37 @@ def visual_tables() -> None:
     view.camera = scene.PanZoomCamera(aspect=1, rect=(0, 0, SIZE, SIZE))
     draw = lambda: canvas.on_draw(None)  # noqa: E731
     rng = np.random.default_rng(0)
-    ours = Ellipses(parent=view.scene)
+    ours = Ellipses(parent=view.scene)  # automatic: CPU raster or GPU shapes
+    gpu = Ellipses(parent=view.scene)
+    gpu.raster = False  # the previous drawing: point sprites + quads on the GPU
+    cpu = Ellipses(parent=view.scene)
+    cpu.raster = True  # always the CPU raster
     quads = Ellipses(parent=view.scene)
-    quads.point_max_px = 0  # the previous drawing: every shape a quad
+    quads.raster, quads.point_max_px = False, 0  # the drawing before that: every shape a quad
     lines = scene.visuals.Line(parent=view.scene, connect="segments", method="gl", antialias=False)
+    visuals = {"ours (auto)": ours, "GPU points+quads": gpu, "CPU raster": cpu, "GPU all quads": quads,
+               "48-segment lines": lines}
     color = np.array([0.3, 0.85, 1.0, 0.9], np.float32)
     print(f"{CANVAS[0]}x{CANVAS[1]} canvas, {gl.glGetParameter(gl.GL_RENDERER)}, LP_NUM_THREADS="
-          f"{os.environ.get('LP_NUM_THREADS', 'default')}; ms: best / median wall, best / median CPU of {REPEATS}")
-    print("redraw = new data + draw; ratios: reference median / ours median (wall, CPU)")
-    print(f"{'ellipses':>9} | {'ours: points + quads':^31} | {'previous: all quads':^31} | {'48-segment lines':^31} | "
-          f"{'quads/ours':>11} | {'lines/ours':>11} | {'best < 16':>9}")
+          f"{os.environ.get('LP_NUM_THREADS', 'default')}, load {os.getloadavg()[0]:.2f}; "
+          f"ms: best / median wall, best / median CPU of {REPEATS}")
+    print("redraw = new data + draw; ratios: reference median / ours median (CPU)")
+    print(f"{'ellipses':>9} | " + " | ".join(f"{name:^31}" for name in visuals) + " | ours path | "
+          + " ".join(f"{name[:10]:>10}" for name in list(visuals)[1:]) + " | best CPU < 16")
     rows = []
     for n in COUNTS:
         frames = [layout(n, rng) for _ in range(REPEATS + 1)]
         measured = []
-        for visual in (ours, quads, lines):
-            for other in (ours, quads, lines):
+        for visual in visuals.values():
+            for other in visuals.values():
                 other.visible = other is visual
             if visual is lines:
                 measured.append(timed(draw, lambda k: lines.set_data(pos=polylines(frames[k]), color=color)))
             else:
                 measured.append(timed(draw, lambda k: visual.set_data(frames[k], color)))
-        o, q, li = measured
-        for visual in (ours, quads, lines):
+        o = measured[0]
+        path = "CPU raster" if ours._rastered else "GPU"
+        for visual in visuals.values():
             visual.visible = visual is ours
         dragged = frames[0].copy()
 
@@ -112,8 +121,8 @@ def visual_tables() -> None:
         ours.set_data(frames[0], color)
         rows.append((n, timed(draw, one_slot), timed(draw)))
         ours.visible = False
-        print(f"{n:>9} | {fmt(o)} | {fmt(q)} | {fmt(li)} | {q[1] / o[1]:>5.1f} {q[3] / o[3]:>5.1f} | "
-              f"{li[1] / o[1]:>5.1f} {li[3] / o[3]:>5.1f} | {'yes' if o[0] < 16 else 'NO':>9}")
+        print(f"{n:>9} | " + " | ".join(fmt(m) for m in measured) + f" | {path:>9} | "
+              + " ".join(f"{m[3] / o[3]:>10.2f}" for m in measured[1:]) + f" | {'yes' if o[2] < 16 else 'NO':>9}")
     print(f"\n{'ellipses':>9} | {'ours, drag step: one slot + draw':^31} | {'ours, draw only (unchanged)':^31}")
     for n, step, still in rows:
         print(f"{n:>9} | {fmt(step)} | {fmt(still)}")

@@ -1,5 +1,6 @@
 """The ellipse overlay visual rendered by real GL: outlines lit, unfilled interiors clear, fills tinted,
-point sprites and quads drawing the same picture, one slot rewritten in place."""
+point sprites, quads and the CPU raster drawing the same picture, one slot rewritten in place, the
+raster chosen for many shapes, following the camera and clipped to its view."""
 import numpy as np
 import pytest
 import vispy
@@ -39,17 +40,23 @@ def on_outline(e: np.ndarray, phi: float) -> tuple[float, float]:
     return cx + np.cos(t) * x - np.sin(t) * y, cy + np.sin(t) * x + np.cos(t) * y
 
 
-def draw(canvas, shapes, colors, fill, point_max_px=None, shape="ellipse"):
+def draw(canvas, shapes, colors, fill, point_max_px=None, shape="ellipse", raster=False):
     node = Ellipses(parent=canvas.view.scene, width=1.5, shape=shape)
+    node.raster = raster
     if point_max_px is not None:
         node.point_max_px = point_max_px
     node.set_data(shapes, colors, fill)
-    return node, canvas.render()[..., :3].astype(int)
+    img = canvas.render()[..., :3].astype(int)
+    assert node._rastered == bool(raster)
+    return node, img
 
 
-@pytest.mark.parametrize("point_max_px", [None, 0.0], ids=["points+quads", "all quads"])
-def test_outlines_are_lit_unfilled_insides_clear_and_fills_tinted(canvas, point_max_px):
-    node, img = draw(canvas, SHAPES, np.array([RED, GREEN, BLUE]), np.array([0.0, 0.5, 0.0]), point_max_px)
+PATHS = {"points+quads": dict(), "all quads": dict(point_max_px=0.0), "cpu raster": dict(raster=True)}
+
+
+@pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())
+def test_outlines_are_lit_unfilled_insides_clear_and_fills_tinted(canvas, path):
+    node, img = draw(canvas, SHAPES, np.array([RED, GREEN, BLUE]), np.array([0.0, 0.5, 0.0]), **path)
     for e, channel in zip(SHAPES, (0, 1, 2)):
         for phi in np.linspace(0, 2 * np.pi, 12, endpoint=False):
             r, c = pixel(node, *on_outline(e, phi))
@@ -73,18 +80,78 @@ def test_point_sprites_draw_what_quads_draw(canvas):
     assert np.abs(sprites - quads).mean() < 0.1 and np.abs(sprites - quads).max() < 100
 
 
-def test_boxes_draw_their_edges_up_to_the_corners(canvas):
+@pytest.mark.parametrize("raster", [False, True], ids=["gpu", "cpu raster"])
+def test_boxes_draw_their_edges_up_to_the_corners(canvas, raster):
     box = np.array([[50, 35, 30, 15, 0.0]], np.float32)
-    node, img = draw(canvas, box, np.array([GREEN]), 0.0, shape="box")
+    node, img = draw(canvas, box, np.array([GREEN]), 0.0, shape="box", raster=raster)
     for x, y in ((21, 20), (80, 21), (79, 50), (20, 49), (50, 20), (20, 35)):
         assert img[pixel(node, x, y)][1] > 120, (x, y)
     assert img[pixel(node, 50, 35)].max() == 0
 
 
-def test_set_rows_moves_one_slot_and_leaves_the_others(canvas):
-    node, _ = draw(canvas, SHAPES[:2], np.array([RED, GREEN]), 0.0)
+@pytest.mark.parametrize("raster", [False, True], ids=["gpu", "cpu raster"])
+def test_set_rows_moves_one_slot_and_leaves_the_others(canvas, raster):
+    node, _ = draw(canvas, SHAPES[:2], np.array([RED, GREEN]), 0.0, raster=raster)
     node.set_rows([1], np.array([[70, 50, 8, 8, 0.0]], np.float32))
     img = canvas.render()[..., :3].astype(int)
     assert img[pixel(node, 78, 50)][1] > 120 and img[pixel(node, 78, 20)].max() == 0
     assert img[pixel(node, *on_outline(SHAPES[0], 1.0))][0] > 120
     assert node.count == 2
+
+
+def test_cpu_raster_draws_what_the_gpu_draws(canvas):
+    colors, fill = np.array([RED, GREEN, BLUE]), np.array([0.3, 0.5, 0.0])
+    node, gpu = draw(canvas, SHAPES, colors, fill)
+    node.raster = True
+    node.update()
+    cpu = canvas.render()[..., :3].astype(int)
+    assert node._rastered
+    diff = np.abs(cpu - gpu).max(axis=-1)
+    assert diff.mean() < 0.3 and (diff > 60).mean() < 0.002  # the same pixels, up to rounding of the edges
+    assert (cpu.max(axis=-1) > 0).sum() == pytest.approx((gpu.max(axis=-1) > 0).sum(), rel=0.05)
+
+
+def test_many_shapes_choose_the_cpu_raster_and_few_the_gpu(canvas):
+    rng = np.random.default_rng(0)
+    many = np.c_[rng.uniform(0, 100, (3000, 1)), rng.uniform(0, 75, (3000, 1)), np.full((3000, 2), 2.0),
+                 np.zeros(3000)].astype(np.float32)
+    node = Ellipses(parent=canvas.view.scene, width=1.5)
+    node.set_data(many, GREEN)
+    img = canvas.render()[..., :3].astype(int)
+    assert node._rastered
+    r, c = pixel(node, many[0, 0] + 2.0, many[0, 1])
+    assert img[r, c, 1] > 100
+    node.set_data(SHAPES, GREEN)
+    canvas.render()
+    assert not node._rastered
+
+
+def test_cpu_raster_follows_the_camera(canvas):
+    circle = np.array([[50, 35, 10, 10, 0.0]], np.float32)
+    node, img = draw(canvas, circle, np.array([RED]), 0.0, raster=True)
+    before = pixel(node, 60, 35)
+    assert img[before][0] > 120
+    canvas.view.camera.rect = (25, 17.5, 50, 37.5)  # zoom in 2x about the circle's centre
+    img = canvas.render()[..., :3].astype(int)
+    after = pixel(node, 60, 35)
+    assert after[1] - 100 == pytest.approx(2 * (before[1] - 100), abs=1)  # twice as far from the centre column
+    assert img[after][0] > 120 and img[before][0] == 0
+
+
+def test_cpu_raster_stays_inside_its_view(qapp):
+    """Two views share the canvas; an ellipse running off the left view's edge is not drawn in the right one."""
+    c = scene.SceneCanvas(size=(200, 100), bgcolor="black", show=True)
+    try:
+        grid = c.central_widget.add_grid()
+        left, right = grid.add_view(row=0, col=0), grid.add_view(row=0, col=1)
+        for view in (left, right):
+            view.camera = scene.PanZoomCamera(aspect=1, flip=(False, True), rect=(0, 0, 100, 100))
+        node = Ellipses(parent=left.scene, width=1.5)
+        node.raster = True
+        node.set_data(np.array([[100, 50, 60, 20, 0.0]], np.float32), RED)
+        img = c.render()[..., :3].astype(int)
+        assert node._rastered
+        assert img[40:60, 45:99, 0].max() > 120  # the left part of its outline, in the left view
+        assert img[:, 101:].max() == 0
+    finally:
+        c.close()

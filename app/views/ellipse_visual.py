@@ -10,17 +10,48 @@ larger ones as their bounding quad. The split is recomputed when the zoom or the
 Measured and not kept: thin rings of 6-16 segments (half the fragments for large shapes, but at 4096
 small shapes their triangles cost more than the quads' fragments), 48-segment polylines, octagons.
 
-``set_rows`` rewrites the slots that changed and uploads only the span of the vertex buffers they
-cover, so dragging one of 4096 ellipses uploads four vertices.
+Many small shapes cost llvmpipe every pixel of every bounding square (4096 shapes 10-19 px across cover
+1.7x an 800x800 canvas). So from ``RASTER_MIN_COUNT`` shapes whose bounding squares together cover at
+least ``RASTER_COVER`` times the framebuffer rectangle they span, the outlines are rasterised on the CPU
+(ellipse_raster, only the lit band of each shape) into one texture drawn as a single quad; it is redrawn
+when the shapes or the visual -> framebuffer mapping (pan, zoom, resize, offscreen render) change.
+
+``set_rows`` rewrites the slots that changed; the vertex buffers are written and uploaded lazily, for
+just the span of slots changed since the last GPU draw, so dragging one of 4096 ellipses uploads four
+vertices.
 """
 from __future__ import annotations
 
 import numpy as np
+from vispy import gloo
 from vispy.gloo import IndexBuffer, VertexBuffer
+from vispy.gloo.context import get_current_canvas
 from vispy.scene.visuals import create_visual_node
+from vispy.scene.widgets import ViewBox
 from vispy.visuals import Visual
 
+from gpstoken_studio.views.ellipse_raster import extent, pixel_shapes, rasterise
+
 POINT_MAX_PX = 48.0  # widest point sprite; larger shapes are quads (llvmpipe allows 255)
+RASTER_MIN_COUNT = 128  # CPU raster from this many shapes (benchmarks/bench_overlay.py: faster from 128 up)
+RASTER_COVER = 0.5  # ... whose bounding squares cover at least this multiple of the area they span
+
+_RASTER_VERTEX = """
+attribute vec2 a_position;  // normalised device coordinates
+attribute vec2 a_texcoord;
+varying vec2 v_texcoord;
+void main() {
+    v_texcoord = a_texcoord;
+    gl_Position = vec4(a_position, 0.0, 1.0);
+}
+"""
+_RASTER_FRAGMENT = """
+uniform sampler2D u_texture;  // premultiplied RGBA, one texel per framebuffer pixel
+varying vec2 v_texcoord;
+void main() {
+    gl_FragColor = texture2D(u_texture, v_texcoord);
+}
+"""
 
 _VERTEX = """
 attribute vec2 a_corner;
@@ -104,8 +135,15 @@ class EllipsesVisual(Visual):
         Visual.__init__(self, vcode=_VERTEX % (extent, extent), fcode=_FRAGMENT % implicit)
         self._box = shape == "box"
         self.point_max_px = POINT_MAX_PX  # 0 draws every shape as a quad
-        self._geometry = np.zeros(0, _GEOMETRY)  # CPU copies of the vertex buffers, 4 vertices per slot
-        self._style = np.zeros(0, _STYLE)
+        self.raster: bool | None = None  # None: CPU raster or GPU shapes by coverage; True / False force one
+        self._shapes = np.zeros((0, 5), np.float32)  # the source of truth, one row per slot
+        self._colors = np.zeros((0, 4), np.float32)
+        self._fill = np.zeros(0, np.float32)
+        self._vertex_geometry = np.zeros(0, _GEOMETRY)  # CPU copies of the vertex buffers, 4 vertices per slot
+        self._vertex_style = np.zeros(0, _STYLE)
+        self._stale: tuple[int, int] | None = None  # slots [lo, hi) not yet in the vertex arrays
+        self._unsent: tuple[int, int] | None = None  # ... in the arrays, not yet in the vertex buffers
+        self._resized = False  # the arrays were reallocated: upload them whole
         self._geometry_buffer = VertexBuffer(np.zeros(4, _GEOMETRY))
         self._style_buffer = VertexBuffer(np.zeros(4, _STYLE))
         for buffer in (self._geometry_buffer, self._style_buffer):
@@ -120,6 +158,10 @@ class EllipsesVisual(Visual):
         self._is_point = np.zeros(0, bool)  # the split the index buffers hold
         self._count = 0
         self._draw_mode = "triangles"
+        self._raster_gl: tuple | None = None  # (GL context, program, texture) of the CPU raster, made on use
+        self._image = np.zeros((0, 0, 4), np.uint8)  # the last raster, reused
+        self._raster_key: tuple | None = None  # what the texture shows; None: redraw it
+        self._rastered = False  # whether the last draw was the CPU raster
         self.set_gl_state("translucent", depth_test=False)
 
     @property
@@ -133,48 +175,92 @@ class EllipsesVisual(Visual):
         n = len(e)
         if n != self._count:
             self._count = n
-            self._geometry = np.zeros(4 * n, _GEOMETRY)
-            self._style = np.zeros(4 * n, _STYLE)
-            self._geometry["a_corner"] = np.tile(_CORNERS, (n, 1))
+            self._shapes = np.zeros((n, 5), np.float32)
+            self._colors = np.zeros((n, 4), np.float32)
+            self._fill = np.zeros(n, np.float32)
             self._reach = np.zeros(n, np.float32)
+            self._vertex_geometry = np.zeros(0, _GEOMETRY)  # reallocated when next needed
             self._is_point = np.zeros(0, bool)
         if n:
             self._write(np.arange(n), e, colors, fill)
-            self._geometry_buffer.set_data(self._geometry)
-            self._style_buffer.set_data(self._style)
         self.update()
 
     def set_rows(self, slots: np.ndarray, ellipses: np.ndarray | None = None, colors: np.ndarray | None = None,
                  fill: np.ndarray | float | None = None) -> None:
-        """Rewrite some slots (any of geometry, colour, fill) and upload just the span they cover."""
+        """Rewrite some slots (any of geometry, colour, fill); the next GPU draw uploads just their span."""
         slots = np.asarray(slots, dtype=np.int64).reshape(-1)
         if not slots.size:
             return
         e = None if ellipses is None else np.asarray(ellipses, dtype=np.float32).reshape(-1, 5)
         self._write(slots, e, colors, fill)
-        lo, hi = 4 * int(slots.min()), 4 * int(slots.max()) + 4
-        if e is not None:
-            self._geometry_buffer.set_subdata(self._geometry[lo:hi], offset=lo)
-        if colors is not None or fill is not None:
-            self._style_buffer.set_subdata(self._style[lo:hi], offset=lo)
         self.update()
 
     def _write(self, slots: np.ndarray, e: np.ndarray | None, colors, fill) -> None:
         k = len(slots)
-        geometry, style = self._geometry.reshape(-1, 4), self._style.reshape(-1, 4)  # a row of 4 vertices a slot
+        if k == self._count and np.array_equal(slots, np.arange(k)):
+            slots = slice(None)  # every slot, in order (set_data): plain copies
         if e is not None:
-            geometry["a_shape"][slots] = e[:, None, 0:4]
-            geometry["a_rot"][slots] = np.stack([np.cos(e[:, 4]), np.sin(e[:, 4])], axis=1)[:, None]
+            self._shapes[slots] = e
             axes = np.abs(e[:, 2:4])
             self._reach[slots] = np.hypot(axes[:, 0], axes[:, 1]) if self._box else axes.max(axis=1)
         if colors is not None:
-            style["a_color"][slots] = np.broadcast_to(np.asarray(colors, np.float32).reshape(-1, 4), (k, 4))[:, None]
+            self._colors[slots] = np.broadcast_to(np.asarray(colors, np.float32).reshape(-1, 4), (k, 4))
         if fill is not None:
-            style["a_fill"][slots] = np.broadcast_to(np.asarray(fill, np.float32).reshape(-1), (k,))[:, None]
+            self._fill[slots] = np.broadcast_to(np.asarray(fill, np.float32).reshape(-1), (k,))
+        lo, hi = (0, k) if isinstance(slots, slice) else (int(slots.min()), int(slots.max()) + 1)
+        self._stale = (lo, hi) if self._stale is None else (min(lo, self._stale[0]), max(hi, self._stale[1]))
+        self._raster_key = None
+
+    @property
+    def _geometry(self) -> np.ndarray:
+        """The geometry vertex array (4 vertices a slot), up to date."""
+        self._write_vertices()
+        return self._vertex_geometry
+
+    @property
+    def _style(self) -> np.ndarray:
+        """The style vertex array (4 vertices a slot), up to date."""
+        self._write_vertices()
+        return self._vertex_style
+
+    def _write_vertices(self) -> None:
+        """Write the stale span of slots into the vertex arrays (all of them after a resize)."""
+        n = self._count
+        if len(self._vertex_geometry) != 4 * n:
+            self._vertex_geometry = np.zeros(4 * n, _GEOMETRY)
+            self._vertex_style = np.zeros(4 * n, _STYLE)
+            self._vertex_geometry["a_corner"] = np.tile(_CORNERS, (n, 1))
+            self._stale, self._unsent = (0, n), None
+            self._resized = True
+        if self._stale is None:
+            return
+        lo, hi = self._stale
+        self._stale = None
+        self._unsent = (lo, hi) if self._unsent is None else (min(lo, self._unsent[0]), max(hi, self._unsent[1]))
+        e = self._shapes[lo:hi]
+        geometry = self._vertex_geometry.reshape(-1, 4)[lo:hi]
+        style = self._vertex_style.reshape(-1, 4)[lo:hi]
+        geometry["a_shape"] = e[:, None, 0:4]
+        geometry["a_rot"] = np.stack([np.cos(e[:, 4]), np.sin(e[:, 4])], axis=1)[:, None]
+        style["a_color"] = self._colors[lo:hi, None]
+        style["a_fill"] = self._fill[lo:hi, None]
+
+    def _upload_vertices(self) -> None:
+        """Upload what changed since the last GPU draw: the span of slots written, or all after a resize."""
+        self._write_vertices()
+        if self._resized:
+            self._geometry_buffer.set_data(self._vertex_geometry)
+            self._style_buffer.set_data(self._vertex_style)
+        elif self._unsent is not None:
+            lo, hi = 4 * self._unsent[0], 4 * self._unsent[1]
+            self._geometry_buffer.set_subdata(self._vertex_geometry[lo:hi], offset=lo)
+            self._style_buffer.set_subdata(self._vertex_style[lo:hi], offset=lo)
+        self._resized, self._unsent = False, None
 
     def set_width(self, width: float) -> None:
         self._width = float(width)
         self.shared_program["u_width"] = self._width
+        self._raster_key = None
         self.update()
 
     def _prepare_transforms(self, view) -> None:
@@ -191,6 +277,7 @@ class EllipsesVisual(Visual):
         view.view_program["u_lin"] = tuple(lin.ravel())
         invertible = abs(np.linalg.det(lin)) > 1e-12
         view.view_program["u_inv"] = tuple(np.linalg.inv(lin).ravel()) if invertible else (0.0,) * 4
+        self._upload_vertices()
         self._split(lin, 0.5 * self._width + 0.5)
         return True
 
@@ -206,9 +293,75 @@ class EllipsesVisual(Visual):
         quads = slots[~is_point]
         self._quad_indices.set_data((_QUAD[None, :] + 4 * quads[:, None]).ravel() if len(quads) else _QUAD.copy())
 
+    def _raster_plan(self) -> tuple | None:
+        """(key, scene -> framebuffer affine, framebuffer rect to raster) when the CPU raster is the
+        cheaper drawing (or forced); None to draw the shapes on the GPU."""
+        if not self._count or self.raster is False:
+            return None
+        trs = self.transforms
+        unit = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        p = trs.get_transform("visual", "framebuffer").map(unit)
+        p = p[:, :2] / p[:, 3:4]
+        linear, offset = (p[1:] - p[0]).T, p[0]
+        clip = _drawable_rect(self)
+        if not np.all(np.isfinite(linear)) or clip[0] >= clip[2] or clip[1] >= clip[3]:
+            return None
+        x0, y0, x1, y1, area = extent(self._shapes, self._reach, linear, offset, 0.5 * self._width + 1.0)
+        lo = np.maximum(np.floor([x0, y0]), clip[:2])
+        hi = np.minimum(np.ceil([x1, y1]), clip[2:])
+        if np.any(hi <= lo) or not np.all(np.isfinite(np.r_[lo, hi])):
+            return None
+        rect = np.r_[lo, hi].astype(np.int64)
+        if self.raster is None and (self._count < RASTER_MIN_COUNT or area < RASTER_COVER * float(np.prod(hi - lo))):
+            return None
+        ndc = trs.get_transform("framebuffer", "render")
+        key = (tuple(linear.ravel()), tuple(offset), tuple(rect), tuple(ndc.map(rect.reshape(2, 2).astype(float))
+                                                                        .ravel()))
+        return key, linear, offset, rect
+
+    def _draw_raster(self, plan: tuple) -> None:
+        key, linear, offset, rect = plan
+        canvas = get_current_canvas()
+        context = canvas.context
+        if self._raster_gl is None or self._raster_gl[0] is not context:  # first use, or another canvas
+            texture = gloo.Texture2D(np.zeros((1, 1, 4), np.uint8), interpolation="nearest")
+            program = gloo.Program(_RASTER_VERTEX, _RASTER_FRAGMENT)
+            program["u_texture"] = texture
+            self._raster_gl = (context, program, texture)
+            self._raster_key = None
+        _, program, texture = self._raster_gl
+        if key != self._raster_key:
+            centres, unit = pixel_shapes(self._shapes, linear, offset)
+            shape = (rect[3] - rect[1], rect[2] - rect[0], 4)
+            if self._image.shape != shape:
+                self._image = np.empty(shape, np.uint8)
+            image = self._image
+            rasterise(centres, unit, self._colors, self._fill, self._width, self._box, rect, image)
+            canvas.set_current()  # loading the kernels (first call) was seen to leave another GL context current
+            if texture.shape[:2] != image.shape[:2]:
+                texture.resize(image.shape)
+            texture.set_data(image, offset=(0, 0))
+            corners = np.array([[rect[0], rect[1]], [rect[2], rect[1]], [rect[0], rect[3]], [rect[2], rect[3]]], float)
+            ndc = self.transforms.get_transform("framebuffer", "render").map(corners)
+            program["a_position"] = (ndc[:, :2] / ndc[:, 3:4]).astype(np.float32)
+            program["a_texcoord"] = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float32)
+            self._raster_key = key
+        self._configure_gl_state()
+        gloo.set_blend_func("one", "one_minus_src_alpha")  # the texture is premultiplied
+        program.draw("triangle_strip")
+        self._configure_gl_state()
+
     def draw(self) -> None:
-        """Two draw calls of one program: the point sprites, then the quads."""
-        if not self.visible or self._prepare_draw(view=self) is False:
+        """The CPU raster as one textured quad, or two draw calls of one program: the point sprites,
+        then the quads."""
+        if not self.visible or not self._count:
+            return
+        plan = self._raster_plan()
+        self._rastered = plan is not None
+        if plan is not None:
+            self._draw_raster(plan)
+            return
+        if self._prepare_draw(view=self) is False:
             return
         self._configure_gl_state()
         for points, mode, indices in ((1.0, "points", self._point_indices), (0.0, "triangles", self._quad_indices)):
@@ -218,6 +371,24 @@ class EllipsesVisual(Visual):
 
     def _compute_bounds(self, axis, view):
         return None
+
+
+def _drawable_rect(visual) -> np.ndarray:
+    """Framebuffer pixels (x0, y0, x1, y1) the visual may draw on: the current viewport, within the
+    nearest enclosing ViewBox (whose clipper the CPU raster does not get)."""
+    trs = visual.transforms
+    corners = trs.get_transform("render", "framebuffer").map(np.array([[-1.0, -1.0], [1.0, 1.0]]))
+    rects = [corners[:, :2] / corners[:, 3:4]]
+    node = getattr(visual, "parent", None)
+    while node is not None and not isinstance(node, ViewBox):
+        node = node.parent
+    if node is not None:
+        r = node.inner_rect
+        c = node.get_transform("visual", "framebuffer").map(np.array([[r.left, r.bottom], [r.right, r.top]]))
+        rects.append(c[:, :2] / c[:, 3:4])
+    lo = np.max([np.ceil(r.min(axis=0) - 0.5) for r in rects], axis=0)
+    hi = np.min([np.floor(r.max(axis=0) - 0.5) + 1 for r in rects], axis=0)
+    return np.r_[lo, hi]
 
 
 def _pixel_map(transforms) -> np.ndarray:
