@@ -42,6 +42,7 @@ def test_sketch_calibrate_generate_accept_and_undo(make_studio, qtbot):
     panel = win.show_generate()
     doc = panel.new_blank()
     assert doc.sketch and doc.image_size == (256, 256) and len(doc.layout) == 0
+    assert win.canvas.left_title.text.startswith("Sketch")
     wait_idle(win)
     assert doc.result is None  # nothing runs on a blank canvas
     sketch_three(win, qtbot)
@@ -72,6 +73,7 @@ def test_sketch_calibrate_generate_accept_and_undo(make_studio, qtbot):
 
     assert panel.accept(0)
     assert np.array_equal(doc.image, a.image) and not doc.sketch
+    assert win.canvas.left_title.text.startswith("Original")
     assert win.pipeline.engine.name == "model" and panel.strip.count() == 1
     assert not panel.staging.image.visible
     wait_idle(win)

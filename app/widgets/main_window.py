@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_extent(doc.image_size)
             doc.history.changed.connect(self._update_title)
             doc.events.settings.connect(self._sync_controls)
+            doc.events.image.connect(self._update_view_titles)
             doc.history.mark_saved()
         self.rate_plot.clear()
         self.inspector.set_document(doc)
@@ -193,6 +194,7 @@ class MainWindow(QMainWindow):
             self._seed_from_project(doc, data)
         self._sync_controls()
         self._update_title()
+        self._update_view_titles()
         self.document_changed.emit(doc)
 
     def _seed_from_project(self, doc: Document, data) -> None:
@@ -430,6 +432,10 @@ class MainWindow(QMainWindow):
         for w, v in ((tb.steps, s.fit_steps), (tb.brush, s.brush_radius), (tb.strength, s.brush_strength)):
             with QSignalBlocker(w):
                 w.setValue(v)
+
+    def _update_view_titles(self, *_args) -> None:
+        sketch = self.document is not None and self.document.sketch
+        self.canvas.left_title.text = "Sketch · g_init (Add tool draws)" if sketch else "Original · partition · g_init"
 
     def _update_title(self) -> None:
         doc = self.document
