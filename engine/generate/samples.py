@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..train.samples import draw_gaussians, sample_grid
 from .generator import Generator
