@@ -60,10 +60,20 @@ def main(out: Path = ROOT / "docs" / "editor.png") -> int:
     doc.layout.select([int(long[np.argmin(np.hypot(*(centers[long] - [200, 150]).T))])])
     win.pipeline.sweep((32, 64, 256, 512))
     win.pipeline.wait_idle(900)
-    end = time.monotonic() + 1.0
+    return save_window(app, win, out)
+
+
+def pump(app, seconds: float) -> None:
+    """Process events for ``seconds`` (lets the canvas draw what the last results changed)."""
+    end = time.monotonic() + seconds
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.02)
+
+
+def save_window(app, win, out: Path, seconds: float = 1.0) -> int:
+    """Let the window draw for ``seconds``, grab it into ``out``, close it."""
+    pump(app, seconds)
     win.grab().save(str(out))
     win.close()
     print(f"wrote {out}")

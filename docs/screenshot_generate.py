@@ -6,23 +6,20 @@ three generated candidates in the staging strip, one of them staged over the rig
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import vispy
+from screenshot import pump, save_window  # docs/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def settle(app, win, seconds: float = 0.8) -> None:
+    """Wait for the Generate panel's job and the pipeline, then let the canvas draw."""
     while win.generation.job is not None:
-        app.processEvents()
-        time.sleep(0.02)
+        pump(app, 0.02)
     win.pipeline.wait_idle(600)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
+    pump(app, seconds)
 
 
 def main(out: Path = ROOT / "docs" / "generate.png") -> int:
@@ -54,11 +51,8 @@ def main(out: Path = ROOT / "docs" / "generate.png") -> int:
     panel.generate()
     settle(app, win)
     panel.strip.setCurrentRow(1)
-    settle(app, win, 1.0)
-    win.grab().save(str(out))
-    win.close()
-    print(f"wrote {out}")
-    return 0
+    settle(app, win, 0.0)
+    return save_window(app, win, out)
 
 
 if __name__ == "__main__":

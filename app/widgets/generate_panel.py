@@ -267,24 +267,29 @@ class GeneratePanel(QWidget):
     def calibrate(self) -> bool:
         """Calibrate the live Gaussians to the generator's token count; the old layout stays as a ghost."""
         doc = self._document()
-        if doc is None:
+        calibration = None if doc is None else self._calibration(doc)
+        if calibration is None:
             return False
-        live = doc.layout.live()
-        before = doc.layout.geometry()[live]
+        self._install_calibration(doc, *calibration)
+        return True
+
+    def _calibration(self, doc: Document) -> tuple[np.ndarray, LayoutState] | None:
+        """(live geometry, its calibrated layout), or None when there is nothing to calibrate (said why)."""
+        before = doc.layout.geometry()[doc.layout.live()]
         try:
-            after = self.generators.calibrate(before)
+            return before, self.generators.calibrate(before)
         except GPSTokenError as exc:
             self.say(str(exc))
-            return False
+            return None
+
+    def _install_calibration(self, doc: Document, before: np.ndarray, after: LayoutState) -> None:
         doc.history.push(commands.replace_layout(doc, after, "Calibrate"))
         self._show_before(doc, before)
         self.say(f"Calibrated {len(before)} Gaussians into {len(after)} regions")
-        return True
 
     def _show_before(self, doc: Document, geometry: np.ndarray) -> None:
         self.staging.show_ghost(doc, geometry)
         self.show_before.setChecked(True)
-        self.staging.set_ghost_visible(True)
 
     def sample_layout(self) -> None:
         """Stage 1 on the worker: the layout model's sample replaces the layout (raw sample as the ghost)."""
@@ -308,20 +313,17 @@ class GeneratePanel(QWidget):
         doc = self._document()
         if doc is None:
             return False
-        gens = self.generators
-        live = doc.layout.live()
-        try:
-            calibrated = gens.calibrate(doc.layout.geometry()[live])
-        except GPSTokenError as exc:
-            self.say(str(exc))
+        gens, live = self.generators, doc.layout.live()
+        calibration = self._calibration(doc)
+        if calibration is None:
             return False
-        rows = match_rows(doc.layout.state(), live, calibrated)
+        rows = match_rows(doc.layout.state(), live, calibration[1])
         if rows is None:
             if self.keep.isChecked() and (doc.layout.locks()[live] != 0).any():
                 self.say("Locked tokens are kept only on a calibrated layout: calibrate, then lock and regenerate")
                 return False
-            self.calibrate()
-            rows = np.arange(len(calibrated))
+            self._install_calibration(doc, *calibration)
+            rows = np.arange(len(calibration[1]))
         keep = None
         if self.keep.isChecked():
             keep = self._kept(doc, rows)

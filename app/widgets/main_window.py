@@ -105,6 +105,17 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
         return dock
 
+    def _tab_dock(self, title: str, widget: QWidget) -> QDockWidget:
+        """A dock opened later, as a tab beside the Inspector."""
+        dock = self._dock(title, widget)
+        self.tabifyDockWidget(self.inspector_dock, dock)
+        return dock
+
+    @staticmethod
+    def _raise(dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+
     def _connect(self) -> None:
         tb = self.toolbar
         self.scheduler.busy_changed.connect(self.status.set_busy)
@@ -381,20 +392,16 @@ class MainWindow(QMainWindow):
         if self.training is None:
             self.training = TrainingPanel(self)
             self.training.open_model.connect(self.open_model)
-            self.training_dock = self._dock("Training", self.training)
-            self.tabifyDockWidget(self.inspector_dock, self.training_dock)
-        self.training_dock.show()
-        self.training_dock.raise_()
+            self.training_dock = self._tab_dock("Training", self.training)
+        self._raise(self.training_dock)
         return self.training
 
     def show_generate(self) -> GeneratePanel:
         """Show the Generate dock (layout sketching, calibration, texture generation, staging)."""
         if self.generation is None:
             self.generation = GeneratePanel(self)
-            self.generation_dock = self._dock("Generate", self.generation)
-            self.tabifyDockWidget(self.inspector_dock, self.generation_dock)
-        self.generation_dock.show()
-        self.generation_dock.raise_()
+            self.generation_dock = self._tab_dock("Generate", self.generation)
+        self._raise(self.generation_dock)
         return self.generation
 
     def new_sketch(self) -> None:
