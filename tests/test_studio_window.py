@@ -262,3 +262,21 @@ def test_replacing_an_edited_document_asks_first_and_cancel_keeps_it(make_studio
     assert win.open_path(GOLDEN / "coffee.png") and win.document is not doc
     wait_idle(win)
     win.confirm_close = False
+
+
+def test_automatic_gc_is_off_while_a_window_lives_and_back_on_after(make_studio, qtbot):
+    import gc
+
+    win = make_studio(image=None)
+    assert not gc.isenabled()
+    collected, thresholds = [], gc.get_threshold()
+    gc.callbacks.append(lambda phase, info: phase == "start" and collected.append(info["generation"]))
+    try:
+        gc.set_threshold(1, 1, 1)
+        qtbot.wait(1200)  # the window's collector runs on the GUI thread
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.pop()
+    assert collected
+    win.close()
+    assert gc.isenabled()

@@ -31,6 +31,7 @@ from gpstoken_studio.views.interaction import Interaction
 from gpstoken_studio.views.recon_view import ReconstructionView, SwipeView
 from gpstoken_studio.views.regions_view import RegionsView
 from gpstoken_studio.widgets.autosave import Autosaver
+from gpstoken_studio.widgets.gc_guard import MainThreadCollector
 from gpstoken_studio.widgets.generate_panel import GeneratePanel
 from gpstoken_studio.widgets.inspector import InspectorPanel
 from gpstoken_studio.widgets.metrics_panel import MetricsPanel
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.layer_visible = {key: True for key, _, _ in LAYERS}
         self.layer_visible["refined"] = False
 
+        self.collector = MainThreadCollector(self)  # before any worker thread exists
         self.scheduler = JobScheduler(self)
         self.pipeline = Pipeline(self.scheduler, create_engine(self.base_settings.engine, model, config,
                                                                self.base_settings.precision), self)
@@ -549,6 +551,7 @@ class MainWindow(QMainWindow):
         self.scheduler.shutdown()
         if self.generation is not None:
             self.generation.shutdown()
+        self.collector.stop()
 
     def screenshot_when_ready(self, path: str | Path, timeout_s: float = 300.0, on_done=None) -> None:
         """After the first full result is shown, grab the window into ``path`` and call ``on_done(ok)``."""
