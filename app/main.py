@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="fit steps of the full path")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="model engine precision (default auto: bf16 on GPUs and on CPUs with hardware bf16)")
+    p.add_argument("--undo-depth", type=int, metavar="N", help="undo steps kept (default 200; the oldest go first)")
     return p
 
 
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             changes["fit_steps"] = args.steps
         if args.precision is not None:
             changes["precision"] = args.precision
+        if args.undo_depth is not None:
+            changes["undo_depth"] = args.undo_depth
         settings = dataclasses.replace(settings, **changes)
         from gpstoken_studio.widgets.main_window import MainWindow
 

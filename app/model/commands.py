@@ -13,7 +13,6 @@ import numpy as np
 
 from .bias import Box
 from .layout import LOCK_GEOMETRY, LayoutState
-from .settings import Settings
 
 if TYPE_CHECKING:
     from .document import Document
@@ -157,22 +156,26 @@ class PaintBias:
 
 @dataclass(frozen=True)
 class ChangeSettings:
-    """Change saved settings (token count, lambda), with the re-partition they cause."""
+    """Change saved settings (token count, lambda), with the re-partition they cause.
 
-    before: Settings
-    after: Settings
+    ``before`` and ``after`` hold only the fields this step changes, so undoing it keeps every later
+    change of other settings (engine, fit steps, brush).
+    """
+
+    before: dict
+    after: dict
     relayout: Relayout | None = None
     final: bool = True
     merge_id: object = None
     name: str = "Change settings"
 
     def do(self, doc: "Document") -> None:
-        doc.set_settings(self.after, final=self.final)
+        doc.update_settings(final=self.final, **self.after)
         if self.relayout is not None:
             doc.layout.replace(self.relayout.after, final=self.final)
 
     def undo(self, doc: "Document") -> None:
-        doc.set_settings(self.before)
+        doc.update_settings(**self.before)
         if self.relayout is not None:
             doc.layout.replace(self.relayout.before)
 
@@ -182,7 +185,7 @@ class ChangeSettings:
         relayout = None
         if self.relayout is not None and newer.relayout is not None:
             relayout = Relayout(self.relayout.before, newer.relayout.after)
-        return replace(newer, before=self.before, relayout=relayout)
+        return replace(newer, before={**newer.before, **self.before}, relayout=relayout)
 
 
 class SetTokenCount(ChangeSettings):
@@ -288,15 +291,13 @@ def set_locks(doc: "Document", indices: np.ndarray, bits: int, on: bool) -> SetL
 
 
 def set_token_count(doc: "Document", count: int, *, final: bool = True, merge_id: object = None) -> SetTokenCount:
-    before = doc.settings
-    return SetTokenCount(before, replace(before, tokens_per_tile=int(count)),
+    return SetTokenCount({"tokens_per_tile": doc.settings.tokens_per_tile}, {"tokens_per_tile": int(count)},
                          Relayout(doc.layout.state(), doc.partition(tokens_per_tile=int(count))),
                          final=final, merge_id=merge_id, name="Token count")
 
 
 def set_lambda(doc: "Document", lam: float, *, final: bool = True, merge_id: object = None) -> SetLambda:
-    before = doc.settings
-    return SetLambda(before, replace(before, lam=float(lam)),
+    return SetLambda({"lam": doc.settings.lam}, {"lam": float(lam)},
                      Relayout(doc.layout.state(), doc.partition(lam=float(lam))),
                      final=final, merge_id=merge_id, name="Lambda")
 

@@ -2,7 +2,8 @@
 
 ``push`` runs ``cmd.do(doc)`` first (a raise leaves history untouched), then either merges the
 command into the top one (same non-None ``merge_id``, nothing undone since) or drops the redo tail
-and appends it. Every push, undo and redo bumps the document revision.
+and appends it, dropping the oldest steps beyond the document's ``settings.undo_depth``. Every push,
+undo and redo bumps the document revision.
 """
 from __future__ import annotations
 
@@ -34,9 +35,8 @@ class History:
 
     changed = Signal()
 
-    def __init__(self, doc: "Document", limit: int = 200) -> None:
+    def __init__(self, doc: "Document") -> None:
         self._doc = doc
-        self._limit = limit
         self._stack: list[tuple[Command, int]] = []  # (command, version id)
         self._cursor = 0
         self._saved_version = 0
@@ -52,8 +52,7 @@ class History:
         else:
             del self._stack[self._cursor:]
             self._stack.append((cmd, next(_versions)))
-            if len(self._stack) > self._limit:
-                del self._stack[0]
+            del self._stack[:max(0, len(self._stack) - self._doc.settings.undo_depth)]
             self._cursor = len(self._stack)
         self._doc.bump_revision()
         self.changed.emit()
@@ -80,6 +79,11 @@ class History:
         self._stack.clear()
         self._cursor = 0
         self._saved_version = 0
+        self.changed.emit()
+
+    def mark_unsaved(self) -> None:
+        """The document holds work that no file has (a recovered document): dirty until it is saved."""
+        self._saved_version = -1
         self.changed.emit()
 
     def mark_saved(self) -> None:

@@ -23,6 +23,7 @@ class Settings:
     bias_gain: float = 2000.0  # painted value 1.0 adds this much per pixel to a region's split metric
     brush_radius: float = 12.0
     brush_strength: float = 1.0
+    undo_depth: int = 200  # undo steps kept; the oldest is dropped beyond this (Edit > Undo then stops there)
 
     def __post_init__(self) -> None:
         check = [
@@ -36,6 +37,7 @@ class Settings:
             (self.bias_gain >= 0, "bias_gain must be >= 0"),
             (0.5 <= self.brush_radius <= 1024, "brush_radius must be in 0.5..1024"),
             (0 < self.brush_strength <= 1, "brush_strength must be in (0, 1]"),
+            (1 <= self.undo_depth <= 100000, "undo_depth must be in 1..100000"),
         ]
         for ok, message in check:
             if not ok:
