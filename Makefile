@@ -11,7 +11,7 @@ APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-re
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
 	libegl1 libgl1 libglx-mesa0 libgl1-mesa-dri libfontconfig1 libdbus-1-3
 
-.PHONY: run test system venv bench clean
+.PHONY: run test lint system venv bench clean
 
 run: system venv  ## open the editor on a bundled image (a screenshot in out/ when there is no display)
 	@if [ -n "$$DISPLAY" ]; then $(BIN)/gpstoken-studio $(IMAGE); \
@@ -20,6 +20,9 @@ run: system venv  ## open the editor on a bundled image (a screenshot in out/ wh
 
 test: system venv  ## the whole test suite (GUI tests under Xvfb via pytest-xvfb)
 	$(BIN)/python -m pytest -q
+
+lint: venv  ## ruff, configured in pyproject.toml
+	$(BIN)/ruff check engine app tests benchmarks
 
 system:  ## Debian packages that Qt needs under Xvfb (skipped when present)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -15,7 +15,8 @@ def test_every_package_folder_is_listed_in_pyproject():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((name, *rel)))
-    assert found == listed
+    data_only = {name for name in listed if name.startswith("gpstoken_assets.")}
+    assert found == listed - data_only
 
 
 def test_engine_imports_without_qt():
@@ -41,3 +42,36 @@ def test_main_functions_stay_callable_after_their_modules_are_imported():
         after = getattr(gpstoken, name)
         assert callable(before) and callable(after)
         assert getattr(importlib.import_module(f"gpstoken.{name}"), name).__name__ == name
+
+
+def test_bundled_files_are_found_through_the_assets_package():
+    from gpstoken.bundled_files import bundled_file, sample_image
+    from gpstoken.generate.bundled import bundled_generator
+    from gpstoken.models.default_model import BUNDLED_MODEL
+
+    assert BUNDLED_MODEL == bundled_file("models", "default.safetensors") and BUNDLED_MODEL.is_file()
+    assert bundled_generator("texture").is_file() and sample_image().is_file()
+
+
+def test_wheel_ships_the_models_and_images_it_uses():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assets, names = ROOT / "assets", set()
+    for package, patterns in config["package-data"].items():
+        folder = assets.joinpath(*package.split(".")[1:])
+        excluded = {p for x in config["exclude-package-data"].get(package, []) for p in folder.glob(x)}
+        shipped = {p for x in patterns for p in folder.glob(x)} - excluded
+        names |= {p.relative_to(assets).as_posix() for p in shipped}
+    assert {"models/default.safetensors", "models/layout_tiny.safetensors", "models/texture_tiny.safetensors",
+            "images/astronaut.png"} <= names
+    assert "models/tiny_grid.safetensors" not in names
+
+
+def test_editor_views_need_no_matplotlib():
+    """vispy finds some colormaps (inferno) only through matplotlib, which the studio extra does not install."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from vispy.color import get_colormap\n"
+        "from gpstoken_studio.views import style\n"
+        "get_colormap(style.ERROR_CMAP)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

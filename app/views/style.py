@@ -20,4 +20,4 @@ TOOL = (1.0, 1.0, 1.0, 0.9)
 SWIPE_LINE = (1.0, 1.0, 1.0, 0.8)
 SELECTED_FILL = 0.16
 ERROR_SCALE = (0.0, 0.25)  # |reconstruction - image| in [0, 1] units: fixed so runs compare
-ERROR_CMAP = "inferno"
+ERROR_CMAP = "viridis"  # built into vispy (its "inferno" needs matplotlib, which the editor does not depend on)

@@ -1,11 +1,12 @@
-"""Where the bundled generators live: ``assets/models/{layout,texture}_tiny.safetensors`` of the repository."""
+"""Where the bundled generators live: ``models/{layout,texture}_tiny.safetensors`` of the package data."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..bundled_files import bundled_file
 from ..errors import CheckpointError
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
+MODELS_DIR = bundled_file("models")
 BUNDLED = {"layout": MODELS_DIR / "layout_tiny.safetensors", "texture": MODELS_DIR / "texture_tiny.safetensors"}
 
 

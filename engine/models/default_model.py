@@ -1,14 +1,15 @@
-"""Where the bundled default tokenizer lives: ``$GPSTOKEN_MODEL``, else the repository's
-``assets/models/default.safetensors`` (next to the ``engine/`` folder of this package)."""
+"""Where the default tokenizer lives: ``$GPSTOKEN_MODEL``, else the bundled ``models/default.safetensors``
+(package data of ``gpstoken_assets``)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ..bundled_files import bundled_file
 from ..errors import CheckpointError
 
 MODEL_ENV = "GPSTOKEN_MODEL"
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "default.safetensors"
+BUNDLED_MODEL = bundled_file("models", "default.safetensors")
 
 
 def default_model_path() -> Path:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The user's path: build the wheel, install it with only the `studio` extra into a fresh virtual environment,
+# and from a folder outside the checkout run the CLI with the bundled model and the editor (under Xvfb).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="${PYTHON:-python3}"
+torch_spec="${TORCH:-torch==2.13.0}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+"$python" -m venv "$work/venv"
+pip="$work/venv/bin/pip"
+"$pip" install -q --upgrade pip
+"$pip" wheel -q --no-deps -w "$work/dist" "$root"
+wheel="$(ls "$work"/dist/gpstoken_studio-*.whl)"
+echo "wheel: $(basename "$wheel") $(du -h "$wheel" | cut -f1)"
+"$pip" install -q "$torch_spec"
+"$pip" install -q "$wheel[studio]"
+
+cd "$work"
+export GPSTOKEN_MODEL=  # the bundled model, not one from the caller's environment
+image="$("$work/venv/bin/python" -c 'from gpstoken.bundled_files import sample_image; print(sample_image())')"
+case "$image" in "$root"/*) echo "sample image resolved inside the checkout: $image" >&2; exit 1;; esac
+cp "$image" photo.png
+"$work/venv/bin/gpstoken" reconstruct photo.png --out recon.png --json metrics.json --quiet
+"$work/venv/bin/python" - <<'PY'
+import json
+m = json.load(open("metrics.json"))
+psnr = m["psnr"] if "psnr" in m else m["mean"]["psnr"]
+assert psnr > 18, f"bundled model reconstructs at {psnr:.2f} dB"
+print(f"reconstruct with the bundled model: PSNR {psnr:.2f} dB")
+PY
+xvfb-run -a "$work/venv/bin/gpstoken-studio" photo.png --screenshot shot.png
+test -s shot.png
+echo "editor screenshot: $(du -h shot.png | cut -f1)"
+"$work/venv/bin/python" -c 'import importlib.util as u; assert u.find_spec("matplotlib") is None, "matplotlib got installed"'
+echo "wheel check passed"

@@ -1,0 +1,1 @@
+"""Bundled models and sample images of GPSToken Studio, shipped as package data (``gpstoken_assets``)."""
