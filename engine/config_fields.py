@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any, Callable, Type, TypeVar
@@ -20,6 +22,40 @@ def dataclass_from_dict(cls: Type[C], d: dict[str, Any], what: str, error: Type[
         return cls(**d)
     except (TypeError, ValueError) as exc:
         raise error(f"{what}: {exc}") from None
+
+
+def check_fields(obj: Any, what: str, error: Type[GPSTokenError],
+                 bounds: dict[str, tuple[float, float]] | None = None) -> None:
+    """Check every field of dataclass ``obj`` against its annotation (int, float, bool, str, tuples of
+    numbers, optional ints) and numbers against ``bounds`` (inclusive); floats must be finite. The first
+    bad value is one ``error`` line naming ``what`` and the key."""
+    for f in dataclasses.fields(obj):
+        value, kind = getattr(obj, f.name), str(f.type)
+        items = value if kind.startswith("tuple[") else (value,)
+        if kind.startswith("tuple[") and not isinstance(value, tuple):
+            raise error(f"{what}: {f.name} must be a list of numbers, got {value!r}")
+        if kind == "int | None" and value is None:
+            continue
+        for item in items:
+            if not _fits(item, kind):
+                raise error(f"{what}: {f.name} must be {_KIND_NAMES.get(kind, 'numbers')}, got {value!r}")
+            lo, hi = (bounds or {}).get(f.name, (-math.inf, math.inf))
+            if isinstance(item, numbers.Real) and not lo <= item <= hi:
+                raise error(f"{what}: {f.name} must be between {lo:g} and {hi:g}, got {value!r}")
+
+
+_KIND_NAMES = {"int": "an integer", "int | None": "an integer", "float": "a finite number", "bool": "true or false",
+               "str": "a string"}
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind in ("bool", "str"):
+        return isinstance(value, bool if kind == "bool" else str)
+    if "int" in kind and "float" not in kind:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if "float" in kind:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    return True  # other annotations (dicts, nested configs) are checked by their own classes
 
 
 def named(presets: dict[str, C], name: str, what: str, error: Type[GPSTokenError]) -> C:

@@ -33,53 +33,18 @@ import torch
 from ._callable_module import make_module_callable
 from .errors import GPSTokenError
 from .fit_init import InitSpec, Layout, make_layout
+from .fit_options import FREEZE_MODES, FitOptions  # noqa: F401 (re-exported)
 from .io.images import image_to_tensor, tensor_to_image
 from .io.tokenfile import TokenSet
 from .settings import default_device
-from .tokens import GEOMETRY_CHANNELS, MX, MY, RHO, RHO_MAX, SIGMA_MAX, SIGMA_MIN, SX, SY
-from .tokens import check_gaussians
+from .tokens import GEOMETRY_CHANNELS, MX, MY, RHO, RHO_MAX, SIGMA_MAX, SIGMA_MIN, SX, SY, check_gaussians
 
-FREEZE_MODES = ("none", "geometry", "features")
 COLOUR_CHANNELS = 3
 MU_MAX = 1.0 - 1e-6
 PSNR_CAP = 100.0  # dB for a perfect match, so histories stay finite (and JSON-friendly)
 
 Progress = Callable[[int, float, float], None]
 Cancel = Union[Callable[[], bool], threading.Event]
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Knobs of one fit; every field can also be passed to :func:`fit` as a keyword."""
-
-    steps: int = 200
-    lr_geometry: float = 0.06
-    lr_features: float = 0.02
-    support: float = 3.0
-    freeze: str = "none"  # "none" | "geometry" | "features"
-    tile: int = 256  # see gpstoken.fit_init; 0 fits any image as one tile
-    lam: float = 2.5  # adaptive layout: entropy exponent
-    min_size: int | None = None  # adaptive layout: smallest region side (None: fit_init.auto_min_size)
-    start_sigma_scale: float = 1.5  # a fresh fit starts from g_init with sigmas widened by this
-    colour_init_iters: int = 8
-    warmup_steps: int = 10  # lr ramp when given start tokens come without Adam moments (no first-step kick)
-    progress_every: int = 10
-    max_recoveries: int = 10
-    device: str | None = None  # None: gpstoken.settings.default_device()
-    backend: str = "auto"  # renderer backend (gpstoken.render.BACKENDS)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.steps, (int, np.integer)) or self.steps < 0:
-            raise GPSTokenError(f"steps must be a non-negative integer, got {self.steps!r}")
-        for name in ("lr_geometry", "lr_features", "support", "start_sigma_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise GPSTokenError(f"{name} must be a positive finite number, got {value!r}")
-        if self.freeze not in FREEZE_MODES:
-            raise GPSTokenError(f"freeze must be one of {FREEZE_MODES}, got {self.freeze!r}")
-        if self.progress_every < 1 or self.warmup_steps < 1 or self.colour_init_iters < 0 or self.max_recoveries < 0:
-            raise GPSTokenError(
-                "progress_every and warmup_steps must be >= 1; colour_init_iters and max_recoveries >= 0")
 
 
 @dataclass(frozen=True)

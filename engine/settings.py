@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import GPSTokenError
+
 THREADS_ENV = "GPSTOKEN_THREADS"
 
 
@@ -16,9 +18,15 @@ def set_threads(n: int | None = None) -> int:
     One thread is several times faster than two for the small ops of this engine on 2-core machines.
     """
     if n is None:
-        n = int(os.environ.get(THREADS_ENV, "1"))
+        text = os.environ.get(THREADS_ENV, "1").strip() or "1"
+        try:
+            n = int(text)
+        except ValueError:
+            raise GPSTokenError(f"${THREADS_ENV} must be a positive integer, got {text!r}") from None
+        if n < 1:
+            raise GPSTokenError(f"${THREADS_ENV} must be a positive integer, got {text!r}")
     if n < 1:
-        raise ValueError(f"thread count must be >= 1, got {n}")
+        raise GPSTokenError(f"--threads must be >= 1, got {n}")
     torch.set_num_threads(n)
     return n
 

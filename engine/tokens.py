@@ -71,8 +71,12 @@ def clamp_gaussians(g: Array) -> Array:
     return out
 
 
+FEATURE_LIMIT = 1e6
+
+
 def check_gaussians(g: np.ndarray | torch.Tensor, what: str = "tokens") -> None:
-    """Raise a one-line GPSTokenError unless ``g [..., >=5]`` is finite with sigma > 0 and |rho| < 1."""
+    """Raise a one-line GPSTokenError unless ``g [..., >=5]`` is finite with sigma > 0, |rho| < 1 and every
+    value within +-FEATURE_LIMIT (larger values overflow float32 in the renderer's squares)."""
     a = g.detach().float().cpu().numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
     if a.shape[-1] < GEOMETRY_CHANNELS:
         raise GPSTokenError(f"{what}: last axis has {a.shape[-1]} channels, need at least 5")
@@ -80,6 +84,9 @@ def check_gaussians(g: np.ndarray | torch.Tensor, what: str = "tokens") -> None:
     bad = ~np.isfinite(flat).all(axis=1)
     if bad.any():
         raise GPSTokenError(f"{what}: token {int(np.argmax(bad))} holds NaN or infinite values")
+    huge = (np.abs(flat) > FEATURE_LIMIT).any(axis=1)
+    if huge.any():
+        raise GPSTokenError(f"{what}: token {int(np.argmax(huge))} holds values beyond +-{FEATURE_LIMIT:g}")
     for name, mask in (
         ("sigma must be > 0", (flat[:, SX] <= 0) | (flat[:, SY] <= 0)),
         ("|rho| must be < 1", np.abs(flat[:, RHO]) >= 1),

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import GPSTokenError
-from ..io.tokenfile import TokenSet
 from .model_options import add_model_options, check_output, load_model, precision, progress, write_recon
 
 if TYPE_CHECKING:
+    from ..io.tokenfile import TokenSet
     from ..models import TokenizerConfig
 
 
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.tokenfile import TokenSet
     from ..models.pipeline import decode_tokens
 
     out = check_output(args.out, allow_npy=True)

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import GPSTokenError
+from ..io.atomic import check_output_file
 from .model_options import SIZE_POLICY, add_model_options, load_model, precision, progress
 
 
@@ -28,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.pipeline import encode_image, partition_image
     from ..models.token_files import partition_from_token_set, token_set_from_partition
 
-    if Path(args.out).suffix.lower() != ".npz":
-        raise GPSTokenError(f"--out must be a .npz token file, got {args.out}")
+    check_output_file(args.out, "--out", (".npz",))
     if args.tokens is not None and args.tokens < 1:
         raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
     model = load_model(args)

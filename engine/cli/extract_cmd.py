@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import GPSTokenError
+from ..io.atomic import check_output_dir
 from .model_options import add_model_options, load_model, progress
 
 
@@ -23,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..generate.data import extract_tokens
 
+    check_output_dir(args.out)
+    if args.tokens is not None and args.tokens < 1:
+        raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
+    if args.size < 8:
+        raise GPSTokenError(f"--size must be >= 8, got {args.size}")
     model = load_model(args)
     with progress(0, "img", args.quiet) as bar:
         def report(done: int, total: int) -> None:

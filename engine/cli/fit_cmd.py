@@ -7,12 +7,13 @@ import math
 import sys
 import time
 
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, check_output_file
 from ..io.bias_map import DEFAULT_SCALE
+from .model_options import check_json_output, check_output, progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from ..fit import FREEZE_MODES, FitOptions
+    from ..fit_options import FREEZE_MODES, FitOptions
 
     d = FitOptions()
     p = sub.add_parser(
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--bias-scale", type=float, default=DEFAULT_SCALE,
                    help=f"bias per pixel for white in a bias image (default {DEFAULT_SCALE:g})")
     p.add_argument("--out", required=True, metavar="RECON.png", help="reconstruction image")
-    p.add_argument("--tokens-out", metavar="TOKENS.npz", help="token file (features='rgb')")
+    p.add_argument("--tokens-out", metavar="TOKENS.npz", help="token file (features='rgb'); must end in .npz")
     p.add_argument("--json", metavar="METRICS.json", help="metrics of the reconstruction and fit facts (- for stdout)")
     p.add_argument("--lr-geometry", type=float, default=d.lr_geometry, help=f"default {d.lr_geometry}")
     p.add_argument("--lr-features", type=float, default=d.lr_features, help=f"default {d.lr_features}")
@@ -45,26 +46,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..fit import fit
     from ..io.bias_map import load_bias_map
     from ..io.images import load_image, save_image
     from ..metrics import evaluate
 
+    # every output is checked before the optimisation, so a bad later path never leaves the PNG half-done
+    check_output(args.out, allow_npy=False)
+    if args.tokens_out:
+        check_output_file(args.tokens_out, "--tokens-out", (".npz",))
+    check_json_output(args.json)
     image = load_image(args.image)
     bias = None if args.bias is None else load_bias_map(args.bias, scale=args.bias_scale)
     every = max(1, args.steps // 100)
-    bar = tqdm(total=args.steps, unit="step", file=sys.stderr, disable=args.quiet, leave=False)
+    bar = progress(args.steps, "step", args.quiet)
 
-    def progress(step: int, loss: float, psnr: float) -> None:
+    def on_step(step: int, loss: float, psnr: float) -> None:
         bar.update(step - bar.n)
         bar.set_postfix(psnr=f"{psnr:.2f}dB")
 
     t0 = time.perf_counter()
     try:
         result = fit(
-            image, args.tokens, init=args.init, bias=bias, progress=progress, steps=args.steps,
+            image, args.tokens, init=args.init, bias=bias, progress=on_step, steps=args.steps,
             lr_geometry=args.lr_geometry, lr_features=args.lr_features, freeze=args.freeze, support=args.support,
             tile=args.tile, lam=args.lam, min_size=args.min_size, device=args.device, progress_every=every,
         )

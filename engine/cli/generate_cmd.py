@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
-from pathlib import Path
-
-import numpy as np
 
 from ..errors import GPSTokenError
+from ..io.atomic import check_output_dir
 from .model_options import add_model_options, load_model, progress
 
 
@@ -35,14 +34,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i (default 0)")
     p.add_argument("--layout-model", metavar="CKPT", help="layout generator (default: the bundled one), or the "
                    "official release's layout cache (initg.pickle: per-class layouts, one drawn per image)")
-    p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"), default="ode")
-    p.add_argument("--layout-steps", type=int, default=50)
+    p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"), default="ode",
+                   help="stage-1 (layout) sampler (default ode)")
+    p.add_argument("--layout-steps", type=int, default=50, help="steps of the stage-1 sde/euler/heun sampler "
+                                                                "(default 50)")
     p.add_argument("--texture-model", metavar="CKPT", help="texture generator (default: the bundled one)")
     p.add_argument("--texture-config", metavar="YAML", help="config of an official texture generator file")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..generate import generate, load_generator
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
@@ -52,8 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from ..io.tokenfile import TokenSet
     from ..models.token_files import partition_from_token_set
 
+    out = check_output_dir(args.out)
     if args.num < 1:
         raise GPSTokenError(f"--num must be >= 1, got {args.num}")
+    for name in ("steps", "layout_steps"):
+        if getattr(args, name) < 1:
+            raise GPSTokenError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not all(math.isfinite(v) for v in (args.cfg, *args.guidance)):
+        raise GPSTokenError("--cfg and --guidance must be finite numbers")
     if (args.keep is None) != (args.keep_mask is None):
         raise GPSTokenError("--keep and --keep-mask go together")
     if args.keep and args.layout:
@@ -82,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
     if args.label is not None and not 0 <= args.label < cfg.num_classes:
         raise GPSTokenError(f"--class {args.label} is out of range: the texture generator knows classes "
                             f"0..{cfg.num_classes - 1}")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     times = []
     with progress(args.num, "img", args.quiet) as bar:

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import GPSTokenError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, check_output_file
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from tqdm import tqdm
 
@@ -73,17 +72,21 @@ def precision(args: argparse.Namespace) -> str:
     return args.precision or "auto"
 
 
-def check_output(path: str, allow_npy: bool) -> Path:
-    """Refuse an output suffix we cannot write before any work is done."""
-    p = Path(path)
-    allowed = IMAGE_SUFFIXES + ((".npy",) if allow_npy else ())
-    if p.suffix.lower() not in allowed:
-        raise GPSTokenError(f"cannot write {p.name}: use one of {', '.join(allowed)}")
-    return p
+def check_output(path: str, allow_npy: bool, what: str = "--out") -> Path:
+    """Refuse, before any work is done, an output we cannot write (suffix, folder, device, parent)."""
+    return check_output_file(path, what, IMAGE_SUFFIXES + ((".npy",) if allow_npy else ()))
+
+
+def check_json_output(path: str | None, what: str = "--json") -> None:
+    """Refuse, before any work is done, a JSON output path we cannot write (``-`` is stdout)."""
+    if path is not None and path != "-":
+        check_output_file(path, what)
 
 
 def write_recon(path: Path, recon: np.ndarray) -> None:
     """``.npy``: the raw float32 ``[3,H,W]`` decoder output (unclamped); images: clamped 8-bit RGB."""
+    import numpy as np
+
     from ..io.images import save_image
     from ..models.pipeline import to_uint8
 
@@ -95,10 +98,12 @@ def write_recon(path: Path, recon: np.ndarray) -> None:
 
 
 def progress(total: int, unit: str, quiet: bool) -> tqdm:
-    """A progress bar on stderr (official-size models take seconds per image on a CPU)."""
+    """A progress bar on stderr (official-size models take seconds per image on a CPU). Shown only on a
+    terminal and cleared when it closes, so an error line that follows starts a line of its own."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, file=sys.stderr, disable=quiet, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=True if quiet else None, leave=False,
+                dynamic_ncols=True)
 
 
 def json_number(v: float) -> float | None:

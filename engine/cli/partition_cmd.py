@@ -7,6 +7,7 @@ import sys
 
 from ..io.atomic import atomic_path
 from ..io.bias_map import DEFAULT_SCALE
+from .model_options import check_json_output, check_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io.images import load_image, save_image
     from ..partition import partition
 
+    check_json_output(args.json)
+    if args.overlay:
+        check_output(args.overlay, allow_npy=False, what="--overlay")
     image = load_image(args.image)
     bias = None if args.bias is None else load_bias_map(args.bias, scale=args.bias_scale)
     result = partition(image, args.tokens, lam=args.lam, min_size=args.min_size, tile=args.tile, bias=bias)

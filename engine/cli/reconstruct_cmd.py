@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from ..errors import GPSTokenError
-from ..io.atomic import atomic_path
-from .model_options import (IMAGE_SUFFIXES, SIZE_POLICY, add_model_options, check_output, json_number, load_model,
-                            model_path, precision, progress, write_recon)
+from ..io.atomic import atomic_path, check_output_dir
+from .model_options import (IMAGE_SUFFIXES, SIZE_POLICY, add_model_options, check_json_output, check_output,
+                            json_number, load_model, model_path, precision, progress, write_recon)
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..models import GPSTokenizer
 
 STAGES = ("partition", "encode", "decode")
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tokens is not None and args.tokens < 1:
         raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
     jobs = plan_outputs(Path(args.input), Path(args.out))
+    check_json_output(args.json)
     mask = None if args.mask is None else load_mask(args.mask)
     model = load_model(args)
     started = time.perf_counter()
@@ -94,6 +95,7 @@ def plan_outputs(source: Path, out: Path) -> list[tuple[Path, Path]]:
         return [(source, check_output(str(out), allow_npy=True))]
     if out.suffix.lower() in IMAGE_SUFFIXES + (".npy",):
         raise GPSTokenError(f"the input is a folder, so --out must be a folder, not {out.name}")
+    check_output_dir(out)
     if out.exists() and out.resolve() == source.resolve():
         raise GPSTokenError("--out must differ from the input folder (the inputs would be overwritten)")
     images = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -146,6 +148,8 @@ def report(image: np.ndarray, recon: np.ndarray, mask: np.ndarray | None) -> dic
 
 def mean_metrics(metrics: list[dict[str, float | None]]) -> dict[str, float | None]:
     """Mean of each metric over the images (null when any value is null, i.e. an exact PSNR)."""
+    import numpy as np
+
     return {key: None if any(m[key] is None for m in metrics) else float(np.mean([m[key] for m in metrics]))
             for key in metrics[0]}
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import GPSTokenError
-from ..io.atomic import atomic_path
-from ..io.tokenfile import TokenSet
+from ..io.atomic import atomic_path, check_output_file
+from ..limits import check_array_bytes
+
+if TYPE_CHECKING:
+    from ..io.tokenfile import TokenSet
 
 LATENT_GRID_PER_TILE = 64
 
@@ -34,17 +35,23 @@ def default_grid(ts: TokenSet) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from ..io.tokenfile import TokenSet
     from ..render import render
     from ..tokens import merge_tiles
 
+    check_output_file(args.out, "--out", (".npy",))
     ts = TokenSet.load(args.tokens)
     if ts.tokens is None:
         raise GPSTokenError(f"{args.tokens} holds only a layout (g_init); it has no 'tokens' to render")
     grid = tuple(args.grid) if args.grid else default_grid(ts)
     if min(grid) < 2:
         raise GPSTokenError(f"--grid must be at least 2x2, got {grid[0]}x{grid[1]}")
-    if args.support <= 0:
-        raise GPSTokenError(f"--support must be positive, got {args.support}")
+    check_array_bytes(grid[0] * grid[1] * ts.tokens.shape[-1] * 4, f"--grid {grid[0]} {grid[1]}: the feature map")
+    if not args.support > 0 or args.support == float("inf"):
+        raise GPSTokenError(f"--support must be a positive number, got {args.support}")
     merged = merge_tiles(torch.from_numpy(ts.tokens), ts.tile_grid)
     with torch.inference_mode():
         features = render(merged, size=grid, support=args.support)[0].numpy().astype(np.float32)

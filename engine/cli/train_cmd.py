@@ -16,10 +16,12 @@ TRAINERS = {
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train a model (tokenizer)", description="Train a model.")
+    p = subparsers.add_parser("train", help="train a model: the tokenizer, or the layout or texture generator",
+                              description="Train a model: KIND is tokenizer, layout (stage-1 generator) or "
+                                          "texture (stage-2 generator); see gpstoken train KIND --help.")
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
     module = importlib.import_module(__name__)
-    for kind, prefix in TRAINERS.items():
+    for prefix in TRAINERS.values():
         sub = getattr(module, f"add_{prefix}_parser")(kinds)
         sub.set_defaults(_train=getattr(module, f"run_{prefix}"))
     return p
@@ -65,10 +67,9 @@ def run_tokenizer(args: argparse.Namespace) -> int:
         cfg = load_train_config(args.config)
         cfg = cfg.replace(**overrides) if overrides else cfg
     elif overrides and resume:
-        from ..train.trainer import TrainConfig
+        from ..train.trainer import saved_config
 
-        saved = TrainConfig.from_dict(json.loads((Path(args.out) / CONFIG_FILE).read_text()))
-        cfg = saved.replace(**overrides)
+        cfg = saved_config(Path(args.out)).replace(**overrides)
     spec = RunSpec(out=Path(args.out), config=cfg, data=args.data, heldout=args.heldout, resume=resume,
                    steps=args.steps, extend=args.extend, device=args.device, workers=args.workers)
     summary = train_tokenizer(spec, on_event=_print_event)

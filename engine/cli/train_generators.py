@@ -11,6 +11,7 @@ def add_layout_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentPar
                                      "crops of the images. Ctrl-C/SIGTERM saves and exits; --resume continues.")
     p.add_argument("--data", help="image folder (sub-folders = classes) or list file")
     p.add_argument("--examples", type=int, default=2000, help="augmented crops to partition (default 2000)")
+    p.add_argument("--tokens", type=int, help="tokens per tile (default: the preset's)")
     _add_common(p, "layout-tiny")
     return p
 
@@ -22,6 +23,8 @@ def add_texture_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentPa
                                      "and exits; --resume continues.")
     p.add_argument("--data", help="token dataset folder (gpstoken extract --out)")
     p.add_argument("--cond-noise", type=float, help="std of the noise on the layout condition (default 0.5)")
+    p.add_argument("--conditioning", choices=("reference", "paper"),
+                   help="where the layout enters the model (default: the preset's)")
     _add_common(p, "texture-tiny")
     return p
 
@@ -30,9 +33,7 @@ def _add_common(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--out", required=True, help="run folder (model.safetensors is the EMA model)")
     p.add_argument("--preset", default=default_preset,
                    help=f"model shape: layout-tiny, layout-s, texture-tiny, texture-xl (default {default_preset})")
-    p.add_argument("--tokens", type=int, help="layout: tokens per tile (default: the preset's)")
     p.add_argument("--classes", type=int, help="number of classes (default: the preset's)")
-    p.add_argument("--conditioning", choices=("reference", "paper"), help="texture: where the layout enters")
     p.add_argument("--steps", type=int, help="total steps (default 2000; on --resume: the run's own)")
     p.add_argument("--batch", type=int, default=32, help="examples per step and process (default 32)")
     p.add_argument("--sample-every", type=int, default=500, help="write samples/step_*.png every N steps (default 500)")
@@ -54,19 +55,21 @@ def run_texture(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, kind: str, extra: dict) -> int:
     from ..errors import GPSTokenError
     from ..generate.config import preset
-    from ..generate.train import GenTrainConfig, GeneratorTrainer
+    from ..generate.train import GeneratorTrainer, GenTrainConfig
 
     config = None
     if not args.resume:
-        changes = {k: v for k, v in (("tokens", args.tokens), ("num_classes", args.classes),
-                                     ("conditioning", args.conditioning),
+        changes = {k: v for k, v in (("tokens", getattr(args, "tokens", None)), ("num_classes", args.classes),
+                                     ("conditioning", getattr(args, "conditioning", None)),
                                      ("cond_noise", getattr(args, "cond_noise", None))) if v is not None}
         model = preset(args.preset).replace(**changes)
         if model.kind != kind:
             raise GPSTokenError(f"--preset {args.preset} is a {model.kind} model, not a {kind} model")
-        config = GenTrainConfig(model=model.to_dict(), data=args.data or "", steps=args.steps or 2000, batch=args.batch,
-                                lr=args.lr, seed=args.seed, init=args.init or "", sample_every=args.sample_every, **extra)
+        config = GenTrainConfig(model=model.to_dict(), data=args.data or "", steps=args.steps or 2000,
+                                batch=args.batch, lr=args.lr, seed=args.seed, init=args.init or "",
+                                sample_every=args.sample_every, **extra)
     trainer = GeneratorTrainer(args.out, config, resume=args.resume, steps=args.steps if args.resume else None,
-                               on_event=lambda row: print(json.dumps(row), flush=True), device=args.device)
+                               on_event=lambda row: print(json.dumps(row), flush=True), device=args.device,
+                               kind=kind)
     print(json.dumps(trainer.run()))
     return 0

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..io.safetensors_file import config_from_metadata, read_safetensors, write_safetensors
+from ..models.checkpoint import check_finite
 from .config import GeneratorConfig, resolve_config
 from .generator import Generator
 
@@ -32,6 +33,7 @@ def load_generator(path: str | os.PathLike, config: GeneratorConfig | dict | str
     with torch.device("meta"):  # every weight comes from the file
         model = Generator(cfg)
     _check_keys(model.state_dict(), tensors, name)
+    check_finite(tensors, name)
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True, assign=True)
     model.eval()
     return model.to(device) if device is not None else model

@@ -7,11 +7,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config_fields import dataclass_from_dict, named, read_official_yaml, resolve
+from ..config_fields import check_fields, dataclass_from_dict, named, read_official_yaml, resolve
 from ..errors import CheckpointError
 
 KINDS = ("layout", "texture")
 CONDITIONINGS = ("reference", "paper")
+# Upper limits on the sizes a config (possibly from a downloaded file's metadata) may ask for.
+BOUNDS = {"tokens": (1, 16384), "in_channels": (5, 4096), "hidden_size": (1, 16384), "depth": (1, 256),
+          "num_heads": (1, 1024), "mlp_ratio": (1e-3, 64), "num_classes": (1, 1_000_000), "cond_channels": (0, 4096),
+          "class_dropout": (0, 1), "cond_noise": (0, 1e3), "stds": (0, 1e12), "means": (-1e12, 1e12),
+          "tile": (2, 4096), "min_size": (1, 4096)}
 
 # The official SiT sizes by name (depth, hidden, heads); "-gs" variants use patch size 1 over tokens.
 SIT_SIZES = {
@@ -60,6 +65,7 @@ class GeneratorConfig:
 
     def validate(self) -> None:
         """Raise a one-line CheckpointError if the numbers cannot build a model."""
+        check_fields(self, "generator config", CheckpointError, BOUNDS)
         if self.kind not in KINDS:
             raise CheckpointError(f"generator config: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.conditioning not in CONDITIONINGS:

@@ -41,15 +41,23 @@ def list_images(source: str | os.PathLike) -> tuple[list[Path], list[int], list[
     return files, [index[g] for g in groups], [n or "." for n in names]
 
 
+MIN_SIDE = 8  # the smallest crop square_image takes
+
+
 def load_readable(files: list[Path], labels: list[int]) -> tuple[list[np.ndarray], list[int]]:
-    """The images that load (unreadable files are skipped) and their labels; none readable is an error."""
+    """The images that load (unreadable files are skipped) and their labels; none readable is an error,
+    and so is an image too small to crop (named)."""
     images, kept = [], []
     for path, label in zip(files, labels):
         try:
-            images.append(load_image(path))
-            kept.append(label)
+            image = load_image(path)
         except ImageError:
             continue
+        if min(image.shape[:2]) < MIN_SIDE:
+            raise GPSTokenError(f"{path}: {image.shape[1]}x{image.shape[0]} is smaller than {MIN_SIDE} px a side "
+                                "(remove it from the data)")
+        images.append(image)
+        kept.append(label)
     if not images:
         raise GPSTokenError(f"none of the {len(files)} image files could be read")
     return images, kept
@@ -63,7 +71,7 @@ def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | 
     if rng is None:
         y0, x0 = (h - side) // 2, (w - side) // 2
     else:
-        side = max(8, int(side * rng.uniform(0.5, 1.0)))
+        side = max(MIN_SIDE, int(side * rng.uniform(0.5, 1.0)))
         y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     crop = image[y0:y0 + side, x0:x0 + side]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
@@ -133,6 +141,32 @@ def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike,
     return index
 
 
+def read_index(path: Path) -> dict:
+    """A token dataset's ``index.json``, checked: ``files`` (names in the folder), ``labels`` (one int each)
+    and ``classes``; anything else is one line naming the file and the key."""
+    import json
+
+    try:
+        index = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GPSTokenError(f"{path}: not a readable JSON index ({type(exc).__name__}); rewrite it with "
+                            "gpstoken extract") from None
+    if not isinstance(index, dict):
+        raise GPSTokenError(f"{path}: the index must be a JSON object")
+    files, labels, classes = index.get("files"), index.get("labels"), index.get("classes")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+        raise GPSTokenError(f"{path}: 'files' must be a non-empty list of token file names")
+    outside = [f for f in files if Path(f).name != f]
+    if outside:
+        raise GPSTokenError(f"{path}: 'files' must name files inside the folder, got {outside[0]!r}")
+    if not isinstance(classes, list) or not classes:
+        raise GPSTokenError(f"{path}: 'classes' must be a non-empty list of class names")
+    if (not isinstance(labels, list) or len(labels) != len(files)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(classes) for v in labels)):
+        raise GPSTokenError(f"{path}: 'labels' must hold one class id in 0..{len(classes) - 1} per file")
+    return index
+
+
 def token_examples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """``tokens [D,N,5+C]``, ``g_init [D,N,5]`` and class ids ``[D]`` of the token files of an extracted
     dataset (one example per tile), and the class names."""
@@ -144,7 +178,7 @@ def token_examples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, n
     index_path = root / INDEX_FILE
     if not index_path.is_file():
         raise GPSTokenError(f"{root} is not a token dataset (no {INDEX_FILE}; make one with gpstoken extract)")
-    index = json.loads(index_path.read_text())
+    index = read_index(index_path)
     tokens, g_init, labels = [], [], []
     for name, label in zip(index["files"], index["labels"]):
         ts = TokenSet.load(root / name)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..calibrate import calibrate
 from ..errors import GPSTokenError
+from ..io.arrays import load_npy
 from ..io.tokenfile import TokenSet
 from ..partition import Partition
 
@@ -18,13 +19,13 @@ def load_layout(path: str | os.PathLike, tile: int = 256, min_size: int = 8) -> 
     (a valid partition keeps its regions; a predicted or hand-made one is repaired)."""
     p = Path(path)
     if p.suffix.lower() == ".npy":
-        try:
-            g = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise GPSTokenError(f"{p.name}: not a readable .npy array ({type(exc).__name__})") from None
+        g = load_npy(p)
         g = g[None] if g.ndim == 2 else g
-        if g.ndim != 3 or g.shape[0] != 1 or g.shape[-1] < 5:
-            raise GPSTokenError(f"{p.name}: a layout array must be [N,5] (one tile), got {list(np.shape(g))}")
+        if g.ndim != 3 or g.shape[0] != 1 or g.shape[-1] < 5 or g.dtype.kind not in "fiu":
+            raise GPSTokenError(f"{p.name}: a layout array must be numbers [N,5] (one tile), got {g.dtype} "
+                                f"{list(np.shape(g))}")
+        if not np.isfinite(g[..., :5]).all():
+            raise GPSTokenError(f"{p.name}: the layout holds NaN or infinite values")
         grid, size = (1, 1), (tile, tile)
     else:
         ts = TokenSet.load(p)
@@ -53,10 +54,7 @@ def load_keep_mask(path: str | os.PathLike, layout: Partition) -> np.ndarray:
     p = Path(path)
     t, n = layout.tile_grid[0] * layout.tile_grid[1], layout.tokens_per_tile
     if p.suffix.lower() == ".npy":
-        try:
-            m = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise GPSTokenError(f"{p.name}: not a readable .npy array ({type(exc).__name__})") from None
+        m = load_npy(p)
         if m.size != t * n:
             raise GPSTokenError(f"{p.name}: the keep mask has {m.size} entries; the layout has {t}x{n} tokens")
         return np.asarray(m).reshape(t, n).astype(bool)

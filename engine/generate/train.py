@@ -25,11 +25,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..config_fields import check_fields, dataclass_from_dict
 from ..errors import GPSTokenError
+from ..io.arrays import load_npz
 from ..io.atomic import atomic_path
 from ..train.distributed import Dist, pick_device
 from ..train.ema import EMA
-from ..train.state import LATEST, StopFlag, load_checkpoint, rng_state, save_checkpoint, set_rng_state, trim_metrics
+from ..train.state import (LATEST, StopFlag, load_checkpoint, read_run_json, rng_state, save_checkpoint,
+                           set_rng_state, trim_metrics)
 from .checkpoint import save_generator
 from .config import GeneratorConfig, preset
 from .generator import Generator
@@ -38,6 +41,8 @@ from .transport import velocity_loss
 
 CONFIG_FILE, DATA_FILE, METRICS_FILE, EVENTS_FILE, MODEL_FILE = (
     "config.json", "data.npz", "metrics.jsonl", "events.jsonl", "model.safetensors")
+BOUNDS = {"betas": (0, 0.999999), "ema_beta": (0, 1), "ema_update_after": (0, 2**62), "seed": (0, 2**63 - 1),
+          "log_every": (1, 2**62), "ckpt_every": (1, 2**62)}
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,22 @@ class GenTrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        check_fields(self, "generator training config", GPSTokenError, BOUNDS)
         if min(self.steps, self.batch, self.examples, self.sample_every, self.sample_count) < 1 or self.lr <= 0:
             raise GPSTokenError("steps, batch, examples, sample_every, sample_count must be >= 1 and lr > 0")
+        if self.ema_beta >= 1:
+            raise GPSTokenError(f"generator training config: ema_beta must be < 1, got {self.ema_beta}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: Path) -> "GenTrainConfig":
+        """The config saved in a run folder's config.json (``source``); another kind of run is one line."""
+        if not isinstance(d, dict):
+            raise GPSTokenError(f"{source}: not a generator training config")
+        model = d.get("model")
+        if isinstance(model, dict) and "kind" not in model:
+            raise GPSTokenError(f"{source.parent} holds a tokenizer training run, not a generator run: "
+                                "resume it with gpstoken train tokenizer")
+        return dataclass_from_dict(cls, d, f"{source}", GPSTokenError)
 
     @property
     def model_config(self) -> GeneratorConfig:
@@ -107,12 +126,23 @@ def prepare_data(cfg: GenTrainConfig) -> tuple[GeneratorConfig, dict[str, np.nda
     return mcfg.replace(means=tuple(means), stds=tuple(stds), tokens=int(g.shape[1])), arrays
 
 
+def _load_examples(path: Path, kind: str) -> dict[str, np.ndarray]:
+    """The prepared examples of a run folder (``data.npz``), checked for the arrays its kind trains on."""
+    arrays = load_npz(path)
+    for key in ("g_init", "labels") + (("tokens",) if kind == "texture" else ()):
+        if key not in arrays:
+            raise GPSTokenError(f"{path}: missing array {key!r}")
+        if arrays[key].dtype.kind == "f" and not np.isfinite(arrays[key]).all():
+            raise GPSTokenError(f"{path}: array {key!r} holds NaN or infinite values")
+    return arrays
+
+
 class GeneratorTrainer:
     """One layout or texture training run (new or resumed) in ``out``."""
 
     def __init__(self, out: str | Path, config: GenTrainConfig | None = None, resume: bool = False,
                  steps: int | None = None, on_event: Callable[[dict], None] | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, kind: str | None = None) -> None:
         self.out = Path(out)
         self.device = pick_device(str(device) if device else None)
         self.dist = Dist(self.device)
@@ -122,10 +152,10 @@ class GeneratorTrainer:
         if resume:
             if not cfg_path.is_file():
                 raise GPSTokenError(f"nothing to resume: {self.out} holds no {CONFIG_FILE}")
-            saved = json.loads(cfg_path.read_text())
-            self.cfg = GenTrainConfig(**saved)
-            with np.load(self.out / DATA_FILE) as z:
-                self.arrays = {k: z[k] for k in z.files}
+            self.cfg = GenTrainConfig.from_dict(read_run_json(cfg_path), cfg_path)
+            if kind is not None and self.cfg.model_config.kind != kind:
+                raise GPSTokenError(f"{self.out} holds a {self.cfg.model_config.kind} generator run, not a {kind} run")
+            self.arrays = _load_examples(self.out / DATA_FILE, self.cfg.model_config.kind)
         else:
             if cfg_path.exists():
                 raise GPSTokenError(f"{self.out} already holds a run: pass --resume or choose another --out")
@@ -138,9 +168,8 @@ class GeneratorTrainer:
                 self._write_run_files()
             self.dist.barrier()
             if not self.dist.main:  # the other ranks train on rank 0's examples
-                self.cfg = GenTrainConfig(**json.loads(cfg_path.read_text()))
-                with np.load(self.out / DATA_FILE) as z:
-                    self.arrays = {k: z[k] for k in z.files}
+                self.cfg = GenTrainConfig.from_dict(read_run_json(cfg_path), cfg_path)
+                self.arrays = _load_examples(self.out / DATA_FILE, self.cfg.model_config.kind)
         if steps:
             self.cfg = self.cfg.replace(steps=steps)
         self.mcfg = self.cfg.model_config

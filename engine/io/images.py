@@ -5,44 +5,68 @@ Conversions on load (documented behaviour, tested):
 - grey, 1-bit and palette images become RGB; alpha (RGBA, LA, palette transparency) is composited
   over white;
 - 16-bit images are scaled to 8 bits (v * 255 / 65535, rounded); float images are taken as [0, 1];
-- images over ``MAX_PIXELS`` are refused (decompression-bomb guard).
+- images over the pixel limit (``$GPSTOKEN_MAX_PIXELS``, see :mod:`gpstoken.limits`) are refused from
+  their header, before decoding (decompression-bomb guard).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError
+from ..errors import GPSTokenError, ImageError
+from ..limits import MAX_PIXELS_ENV, check_pixels, max_pixels
 from .atomic import atomic_path
-
-MAX_PIXELS = 16384 * 16384
-
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as uint8 RGB ``[H, W, 3]``, or raise a one-line ImageError."""
     p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"no such image file: {p}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise ImageError(f"{p.name}: {im.width}x{im.height} is larger than the {MAX_PIXELS} pixel limit")
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return pil_to_rgb(im)
+        with open_image(p) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return pil_to_rgb(im)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{p.name}: not a readable image ({type(exc).__name__})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"{p.name}: corrupt or truncated image ({_first_line(exc)})") from None
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike, what: str = "image") -> Iterator[Image.Image]:
+    """``Image.open`` with one-line errors; the declared size is checked against the pixel limit
+    (``$GPSTOKEN_MAX_PIXELS``, which replaces PIL's decompression-bomb limit) before any pixel is decoded."""
+    p = Path(path)
+    if p.is_dir():
+        raise ImageError(f"{p} is a folder, not an {what} file")
+    if not p.is_file():
+        raise ImageError(f"no such {what} file: {p}")
+    try:
+        limit = max_pixels()
+        Image.MAX_IMAGE_PIXELS = limit  # PIL warns above it and refuses above twice it; we refuse above it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+    except GPSTokenError as exc:
+        raise ImageError(str(exc)) from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{p.name}: over the {limit:,} pixel limit (raise it with ${MAX_PIXELS_ENV})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{p.name}: not a readable {what} (UnidentifiedImageError)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{p.name}: corrupt or truncated {what} ({_first_line(exc)})") from None
+    with im:
+        try:
+            check_pixels(im.width, im.height, p.name)
+        except GPSTokenError as exc:
+            raise ImageError(str(exc)) from None
+        yield im
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:

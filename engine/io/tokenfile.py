@@ -8,7 +8,6 @@ Extras we add: ``tile`` (tile side in pixels) and ``features`` ("latent" for tok
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..errors import GPSTokenError, TokenFileError
 from ..tokens import GEOMETRY_CHANNELS, check_gaussians
+from .arrays import load_npz
 from .atomic import atomic_path
 
 FEATURE_KINDS = ("latent", "rgb")
@@ -70,13 +70,11 @@ class TokenSet:
     def load(cls, path: str | os.PathLike) -> "TokenSet":
         """Read and validate a token file; any problem is one TokenFileError line."""
         p = Path(path)
+        if p.is_dir():
+            raise TokenFileError(f"{p} is a folder, not a token file")
         if not p.is_file():
             raise TokenFileError(f"no such token file: {p}")
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise TokenFileError(f"{p.name}: not a readable .npz token file ({type(exc).__name__})") from None
+        data = load_npz(p, TokenFileError)
         for key in ("g_init", "regions", "tile_grid", "image_size"):
             if key not in data:
                 raise TokenFileError(f"{p.name}: missing array '{key}'")

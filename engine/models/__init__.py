@@ -1,12 +1,27 @@
-"""Neural models: the GPSToken tokenizer (encoder, decoder), its configs and checkpoints."""
+"""Neural models: the GPSToken tokenizer (encoder, decoder), its configs and checkpoints.
+
+Exports load lazily, so ``gpstoken.models.config`` is importable without torch (the CLI's help uses it).
+"""
 from __future__ import annotations
 
-from .checkpoint import load_tokenizer, save_tokenizer
-from .config import PRESETS, TokenizerConfig, from_official_yaml, preset
-from .pipeline import Reconstruction, decode_tokens, encode_image, reconstruct
-from .tokenizer import GPSTokenizer
+import importlib
+from typing import Any
 
-__all__ = [
-    "GPSTokenizer", "TokenizerConfig", "PRESETS", "preset", "from_official_yaml",
-    "load_tokenizer", "save_tokenizer", "Reconstruction", "encode_image", "decode_tokens", "reconstruct",
-]
+_EXPORTS = {
+    "load_tokenizer": "checkpoint", "save_tokenizer": "checkpoint",
+    "PRESETS": "config", "TokenizerConfig": "config", "from_official_yaml": "config", "preset": "config",
+    "Reconstruction": "pipeline", "decode_tokens": "pipeline", "encode_image": "pipeline", "reconstruct": "pipeline",
+    "GPSTokenizer": "tokenizer",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

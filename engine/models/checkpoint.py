@@ -53,6 +53,7 @@ def load_weights(model: GPSTokenizer, state: dict[str, torch.Tensor]) -> None:
     for key in state:
         if key not in expected:
             raise CheckpointError(f"checkpoint does not fit the model: unexpected key {key!r} {_shape(state[key])}")
+    check_finite(state, "checkpoint")
     model.load_official_state_dict({k: v.float() for k, v in state.items()}, assign=True)
 
 
@@ -100,6 +101,14 @@ def save_tokenizer(model: GPSTokenizer, path: str | os.PathLike, extra_metadata:
     """Write weights (official key names) and the config to ``path`` atomically."""
     metadata = {**(extra_metadata or {}), CONFIG_KEY: json.dumps(model.config.to_dict()), FORMAT_KEY: FORMAT}
     write_safetensors(path, model.official_state_dict(), metadata)
+
+
+def check_finite(state: dict[str, torch.Tensor], what: str) -> None:
+    """One CheckpointError line naming the first floating-point weight that holds NaN or inf."""
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{what}: weight {key!r} holds NaN or infinite values (a diverged or damaged "
+                                  "model)")
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -6,10 +6,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config_fields import dataclass_from_dict, named, read_official_yaml, resolve
+from ..config_fields import check_fields, dataclass_from_dict, named, read_official_yaml, resolve
 from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
+# Upper limits on the sizes a config (possibly from a downloaded file's metadata) may ask for: far above
+# the official models, far below sizes that would allocate gigabytes before any weight is read.
+BOUNDS = {"gps_num": (1, 16384), "gps_c": (1, 4096), "gpsenc_n": (0, 256), "gpsenc_c": (1, 16384),
+          "rois": (1, 64), "gps_dmax": (1e-6, 1e6), "gps_adaptive_w": (-1e6, 1e6), "gps_rs": (2, 1024),
+          "preprocess_channels": (1, 16384), "heads": (1, 1024), "decoder_ch": (1, 16384),
+          "decoder_ch_mult": (1, 64), "decoder_num_res_blocks": (0, 64), "z_channels": (1, 4096)}
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class TokenizerConfig:
 
     def validate(self) -> None:
         """Raise a one-line CheckpointError if the numbers cannot build a model."""
+        check_fields(self, "config", CheckpointError, BOUNDS)
+        if len(self.decoder_ch_mult) > 8:
+            raise CheckpointError(f"config: decoder_ch_mult has {len(self.decoder_ch_mult)} levels (at most 8)")
         positive = ("gps_num", "gps_c", "gpsenc_c", "rois", "preprocess_channels", "heads", "decoder_ch")
         for key in positive:
             if int(getattr(self, key)) < 1:

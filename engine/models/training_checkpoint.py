@@ -30,7 +30,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.T
     """The EMA weights (else the raw model's; module key names) and the tokenizer config dict (None when
     neither the file nor its run folder's ``config.json`` has one). Anything else: one CheckpointError line."""
     p = Path(path)
-    state = _safe_load(p)
+    state = safe_load(p)
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         kind = "a dict without 'model' weights" if isinstance(state, dict) else f"a {type(state).__name__}"
         raise CheckpointError(f"{p.name}: not a GPSToken training checkpoint (it holds {kind})")
@@ -48,9 +48,10 @@ def read_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.T
     return weights, model_cfg if isinstance(model_cfg, dict) else None
 
 
-def _safe_load(p: Path) -> Any:
-    """``torch.load`` with ``weights_only=True``: only tensors and plain data unpickle. The one extra type
-    allowed is the numpy RNG state (a uint32 array) that the trainer stores for exact resumes."""
+def safe_load(p: Path) -> Any:
+    """``torch.load`` with ``weights_only=True``: only tensors and plain data unpickle, nothing runs. The one
+    extra type allowed is a numeric numpy array (the numpy RNG state of checkpoints written before the
+    trainer stored it as a tensor)."""
     if not p.is_file():
         raise CheckpointError(f"no such checkpoint file: {p}")
     reconstruct = np.zeros(0).__reduce__()[0]  # numpy's array unpickling helper (its module moved in numpy 2)

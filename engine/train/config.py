@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_fields import dataclass_from_dict
+from ..config_fields import check_fields, dataclass_from_dict
 from ..errors import GPSTokenError
 from ..models.config import PRESETS as MODEL_PRESETS
 from ..models.config import TokenizerConfig, resolve_config
 
 INITS = ("adaptive", "grid")
 PRECISIONS = ("auto", "fp32", "bf16")
+BOUNDS = {"betas": (0, 0.999999), "grad_clip": (0, math.inf), "lam": (0, 1e3), "min_size": (1, 4096),
+          "perceptual_weight": (0, 1e6), "disc_start": (0, math.inf), "disc_weight": (0, 1e6), "ema_beta": (0, 1),
+          "ema_update_after": (0, math.inf), "ema_power": (1e-6, 1e3), "crop": (0, 4096), "resize": (1, 16384),
+          "eval_images": (0, 100_000), "sample_images": (0, 1000), "seed": (0, 2**63 - 1)}
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,13 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise a one-line GPSTokenError for settings that cannot train."""
+        check_fields(self, "train config", GPSTokenError, BOUNDS)
         for key in ("steps", "batch", "resize", "log_every", "eval_every", "sample_every", "ckpt_every",
                     "keep_every", "ema_update_every"):
             if int(getattr(self, key)) < 1:
                 raise GPSTokenError(f"train config: {key} must be >= 1, got {getattr(self, key)}")
-        if self.lr <= 0:
-            raise GPSTokenError(f"train config: lr must be > 0, got {self.lr}")
+        if self.lr <= 0 or self.ema_beta >= 1:
+            raise GPSTokenError(f"train config: lr must be > 0 and ema_beta < 1, got {self.lr} and {self.ema_beta}")
         if self.init not in INITS:
             raise GPSTokenError(f"train config: init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.precision not in PRECISIONS:
@@ -77,7 +83,8 @@ class TrainConfig:
         tile, up = self.model_config.tile_size, self.model_config.upsampling
         crop = self.crop_size
         if crop > tile or crop % up or crop < 2 * up:
-            raise GPSTokenError(f"train config: crop {crop} must be a multiple of {up} and at most the tile size {tile}")
+            raise GPSTokenError(f"train config: crop {crop} must be a multiple of {up} and at most the tile size "
+                                f"{tile}")
         if self.resize < crop:
             raise GPSTokenError(f"train config: resize ({self.resize}) must be >= crop ({crop})")
 
@@ -156,6 +163,14 @@ def load_train_config(spec: str | os.PathLike) -> TrainConfig:
         raise GPSTokenError(f"{p.name}: not a readable config file ({type(exc).__name__})") from None
     if not isinstance(doc, dict):
         raise GPSTokenError(f"{p.name}: the config must be a mapping")
+    if doc.get("preset") is not None and not isinstance(doc["preset"], str):
+        raise GPSTokenError(f"{p.name}: preset must be a name ({', '.join(TRAIN_PRESETS)}), got {doc['preset']!r}")
+    if not isinstance(doc.get("train") or {}, dict):
+        raise GPSTokenError(f"{p.name}: train must be a mapping of training settings, got {doc['train']!r}")
+    if not isinstance(doc.get("model", ""), (str, dict)):
+        raise GPSTokenError(f"{p.name}: model must be a preset name, a file name or a mapping, got {doc['model']!r}")
+    if not isinstance(doc.get("name", ""), str):
+        raise GPSTokenError(f"{p.name}: name must be a string, got {doc['name']!r}")
     if "train" not in doc and "preset" not in doc and "model" in doc and "gpsconfig" in (doc.get("model") or {}):
         return TrainConfig(model=resolve_config(p).to_dict(), name=p.stem)  # an official model YAML
     base = TRAIN_PRESETS[doc["preset"]].to_dict() if doc.get("preset") in TRAIN_PRESETS else TrainConfig().to_dict()

@@ -38,15 +38,35 @@ def list_images(source: str | os.PathLike, check: bool = True) -> ImageList:
     if src.is_dir():
         candidates = sorted(str(p) for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     elif src.is_file():
-        lines = [ln.strip() for ln in src.read_text().splitlines()]
-        candidates = [str((src.parent / ln) if not Path(ln).is_absolute() else Path(ln))
-                      for ln in lines if ln and not ln.startswith("#")]
+        candidates = [str(p) for _, p in read_list_file(src)]
     else:
         raise GPSTokenError(f"no such data folder or list file: {src}")
     paths = [p for p in candidates if not check or _readable(p)]
     if not paths:
         raise GPSTokenError(f"{src}: no readable images ({len(candidates)} listed)")
     return ImageList(tuple(paths), len(candidates) - len(paths))
+
+
+def read_list_file(src: Path) -> list[tuple[int, Path]]:
+    """``(line number, path)`` of each entry of a list file: one path per line, relative to the file,
+    ``#`` comments and blank lines skipped. A binary or non-UTF-8 file is one line naming it (and the line)."""
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        raise GPSTokenError(f"{src}: cannot read the list file ({exc.strerror or type(exc).__name__})") from None
+    if b"\0" in data:
+        raise GPSTokenError(f"{src} is a binary file, not a list of image paths (give a folder or a text file "
+                            "with one path per line)")
+    entries = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise GPSTokenError(f"{src} line {number}: not UTF-8 text (a list file holds one image path "
+                                "per line)") from None
+        if line and not line.startswith("#"):
+            entries.append((number, Path(line) if Path(line).is_absolute() else src.parent / line))
+    return entries
 
 
 def _readable(path: str) -> bool:

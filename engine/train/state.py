@@ -23,17 +23,32 @@ def numbered(step: int) -> str:
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch generator states (CUDA too when present)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy and torch generator states (CUDA too when present), as tensors and plain data only,
+    so checkpoints load with ``torch.load(weights_only=True)``."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+             "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached": float(cached)},
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    """Restore :func:`rng_state` (also the tuple form of checkpoints written before it stored tensors)."""
+    py, npy = state["python"], state["numpy"]
+    if isinstance(py, dict):
+        py = (py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"])
+    if isinstance(npy, dict):
+        npy = (npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["cached"])
+    try:
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.set_rng_state(state["torch"])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint's random generator state is malformed ({type(exc).__name__})") from None
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -45,14 +60,22 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A training checkpoint; unreadable files are one CheckpointError line."""
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"no training checkpoint at {p}")
+    """A training checkpoint, unpickled without running code (tensors and plain data only; see
+    :func:`gpstoken.models.training_checkpoint.safe_load`); anything else is one CheckpointError line."""
+    from ..models.training_checkpoint import safe_load
+
+    state = safe_load(Path(path))
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CheckpointError(f"{Path(path).name}: not a GPSToken training checkpoint (no step number)")
+    return state
+
+
+def read_run_json(path: Path) -> Any:
+    """A JSON file of a run folder (config.json, run.json); unreadable or malformed: one line naming it."""
     try:
-        return torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for torn or foreign files
-        raise CheckpointError(f"{p.name}: not a readable training checkpoint ({type(exc).__name__})") from None
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
 
 
 class StopFlag:
@@ -82,14 +105,23 @@ class StopFlag:
 
 
 def trim_metrics(path: Path, last_step: int) -> None:
-    """Drop JSONL rows past ``last_step`` (written after the last checkpoint of a killed run)."""
+    """Drop JSONL rows past ``last_step`` (written after the last checkpoint of a killed run). The file is
+    replaced atomically: a kill during the rewrite leaves the old file whole. Untouched when nothing drops."""
     if not path.exists():
         return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= last_step:
-                keep.append(line)
-        except (ValueError, KeyError):
-            continue  # a torn last line
-    path.write_text("".join(k + "\n" for k in keep))
+    keep, dropped = [], False
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            try:
+                row = json.loads(line)
+                if row["step"] <= last_step:
+                    keep.append(line)
+                    continue
+            except (ValueError, KeyError, TypeError):
+                pass  # a torn or foreign line
+            dropped = True
+    if not dropped:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w") as out:
+        out.writelines(k + "\n" for k in keep)

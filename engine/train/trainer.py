@@ -26,8 +26,8 @@ from .data import StepBatches, TokenizerDataset, eval_image, initial_layout, lis
 from .distributed import Dist, pick_device
 from .ema import EMA
 from .losses import TokenizerLoss
-from .state import (BEST, LATEST, StopFlag, load_checkpoint, numbered, rng_state, save_checkpoint, set_rng_state,
-                    trim_metrics)
+from .state import (BEST, LATEST, StopFlag, load_checkpoint, numbered, read_run_json, rng_state, save_checkpoint,
+                    set_rng_state, trim_metrics)
 
 CONFIG_FILE, RUN_FILE, METRICS_FILE, EVENTS_FILE = "config.json", "run.json", "metrics.jsonl", "events.jsonl"
 MODEL_FILE, BEST_MODEL_FILE = "model.safetensors", "model_best.safetensors"
@@ -62,13 +62,15 @@ def resolve_run(spec: RunSpec) -> tuple[TrainConfig, dict[str, Any], int]:
         return cfg.replace(steps=cfg.steps + spec.extend), {"data": spec.data, "heldout": spec.heldout}, 0
     if not cfg_path.is_file():
         raise GPSTokenError(f"nothing to resume: {out} holds no {CONFIG_FILE}")
-    saved = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    saved = saved_config(out)
     if spec.config is not None:
         diff = saved.differences(spec.config)
         if diff:
             raise GPSTokenError(f"the config does not fit the run in {out}: {', '.join(diff)} differ "
                                 f"(omit --config to continue with the run's own)")
-    sources = json.loads((out / RUN_FILE).read_text())
+    sources = read_run_json(out / RUN_FILE)
+    if not isinstance(sources, dict) or not isinstance(sources.get("data"), str):
+        raise GPSTokenError(f"{out / RUN_FILE}: names no data source (a damaged run folder)")
     if spec.data:
         sources["data"] = spec.data
     if spec.heldout:
@@ -77,6 +79,18 @@ def resolve_run(spec: RunSpec) -> tuple[TrainConfig, dict[str, Any], int]:
     start = int(load_checkpoint(ckpt)["step"]) if ckpt.exists() else 0
     steps = spec.steps or saved.steps
     return saved.replace(steps=steps + spec.extend), sources, start
+
+
+def saved_config(out: Path) -> TrainConfig:
+    """The TrainConfig of the run in ``out``; a generator run or a damaged file is one line."""
+    doc = read_run_json(Path(out) / CONFIG_FILE)
+    model = doc.get("model") if isinstance(doc, dict) else None
+    if isinstance(model, dict) and "kind" in model:
+        raise GPSTokenError(f"{out} holds a {model['kind']} generator run, not a tokenizer run: resume it with "
+                            f"gpstoken train {model['kind']}")
+    if not isinstance(doc, dict):
+        raise GPSTokenError(f"{Path(out) / CONFIG_FILE}: not a training config")
+    return TrainConfig.from_dict(doc)
 
 
 class Trainer:
@@ -299,7 +313,10 @@ class Trainer:
         self._write_run_files()
         if self.dist.main:
             trim_metrics(self.out / METRICS_FILE, self.start)
-            (self.out / PROCESS_FILE).write_text(json.dumps({"pid": os.getpid()}))
+            from ..io.atomic import atomic_path
+
+            with atomic_path(self.out / PROCESS_FILE) as tmp:
+                tmp.write_text(json.dumps({"pid": os.getpid()}))
         self._event("started", step=self.start, steps=cfg.steps, train_images=len(self.train_paths),
                     skipped=self.skipped, heldout=len(self.heldout), world=self.dist.world,
                     device=str(self.device), perceptual=self.loss.perceptual_status,
