@@ -5,8 +5,9 @@ For pixel (row r, col c) of an H x W map, X = 2c/(W-1) - 1 and Y = 2r/(H-1) - 1.
 otherwise it adds ``exp(-q / (2(1-rho^2))) * f`` with
 q = dx^2/sx^2 - 2 rho dx dy/(sx sy) + dy^2/sy^2. No normalisation, nothing clamped.
 
-Backends: ``numba`` (compiled CPU kernels, float32), ``torch`` (windowed, any device), ``dense``
-(the reference); ``auto`` picks numba for CPU tensors of float32 or half types and torch otherwise.
+Backends: ``numba`` (compiled CPU kernels, float32), ``triton`` (tiled GPU kernels, float32 and half
+types), ``torch`` (windowed, any device), ``dense`` (the reference); ``auto`` picks numba for CPU
+tensors of float32 or half types, triton for such CUDA tensors, and torch otherwise.
 All are differentiable in every token parameter, with the box treated as constant.
 
 NaN tokens do not raise; they propagate as in the official kernel: a NaN in rho or in a colour
@@ -18,6 +19,7 @@ column (row), so NaN spreads over the token's whole row band (column band). sigm
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +30,7 @@ from ..errors import GPSTokenError
 from ..tokens import merge_tiles
 from .dense import splat_dense
 
-BACKENDS = ("auto", "numba", "torch", "dense")
+BACKENDS = ("auto", "numba", "triton", "torch", "dense")
 _HALF_TYPES = (torch.bfloat16, torch.float16)
 
 
@@ -81,6 +83,19 @@ def numba_available() -> bool:
     return True
 
 
+def triton_available() -> bool:
+    """Whether the Triton kernels can be used (on CUDA tensors, or on CPU tensors with TRITON_INTERPRET=1)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _triton_runs_on(device: torch.device) -> bool:
+    return device.type == "cuda" or (device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1")
+
+
 def _as_tensor(tokens: torch.Tensor | np.ndarray) -> torch.Tensor:
     if isinstance(tokens, np.ndarray):
         return torch.from_numpy(tokens)
@@ -89,7 +104,9 @@ def _as_tensor(tokens: torch.Tensor | np.ndarray) -> torch.Tensor:
     return tokens
 
 
-def _check(tokens: torch.Tensor | np.ndarray, size: Sequence[int], support: float) -> tuple[torch.Tensor, int, int, bool]:
+def _check(
+    tokens: torch.Tensor | np.ndarray, size: Sequence[int], support: float
+) -> tuple[torch.Tensor, int, int, bool]:
     t = _as_tensor(tokens)
     if t.dim() not in (2, 3):
         raise GPSTokenError(f"render: tokens must be [N, 5+C] or [B, N, 5+C], got shape {tuple(t.shape)}")
@@ -116,13 +133,21 @@ def _check(tokens: torch.Tensor | np.ndarray, size: Sequence[int], support: floa
 def _choose(backend: str, t: torch.Tensor) -> str:
     if backend not in BACKENDS:
         raise GPSTokenError(f"render: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    cpu_single = t.device.type == "cpu" and (t.dtype == torch.float32 or t.dtype in _HALF_TYPES)
+    single = t.dtype == torch.float32 or t.dtype in _HALF_TYPES
+    cpu_single = t.device.type == "cpu" and single
     if backend == "auto":
-        return "numba" if cpu_single and numba_available() else "torch"
+        if cpu_single and numba_available():
+            return "numba"
+        return "triton" if t.device.type == "cuda" and single and triton_available() else "torch"
     if backend == "numba" and not numba_available():
         raise GPSTokenError("render: the numba backend needs the numba package (pip install numba)")
     if backend == "numba" and not cpu_single:
         raise GPSTokenError(f"render: the numba backend needs CPU float32 tokens, got {t.dtype} on {t.device}")
+    if backend == "triton" and not triton_available():
+        raise GPSTokenError("render: the triton backend needs the triton package (pip install triton)")
+    if backend == "triton" and not (single and _triton_runs_on(t.device)):
+        raise GPSTokenError(f"render: the triton backend needs CUDA float32 or half tokens (CPU ones with "
+                            f"TRITON_INTERPRET=1), got {t.dtype} on {t.device}")
     return backend
 
 
@@ -131,6 +156,10 @@ def _splatter(backend: str):
         from .cpu_numba import splat_numba
 
         return splat_numba
+    if backend == "triton":
+        from .triton_splat import splat_triton
+
+        return splat_triton
     if backend == "torch":
         from .torch_windows import splat_windows
 

@@ -1,0 +1,226 @@
+"""Triton splatting for GPUs: tokens binned to screen tiles, one program per tile walks its token list.
+
+Binning (torch, any device): each token's exact support box comes from ``grid.axis_ranges`` (the rule
+every backend shares); the tiles its box overlaps give (tile, token) pairs, sorted by tile and, within
+a tile, by token. The forward program of a tile accumulates all channels of its pixels over its list
+and stores them once. The backward program loads the tile's incoming gradient once and, per pair,
+writes the token's colour gradient and five weighted moments of its offsets (as the numba backward);
+the pairs are summed per token and the moments turned into the five geometry gradients.
+
+Token values are read in their own dtype (float32, bfloat16, float16) and computed in float32.
+With ``TRITON_INTERPRET=1`` set before this module is imported, the kernels run on CPU tensors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch.autograd.function import once_differentiable
+
+from ..tokens import MX, MY, RHO, SX, SY
+from .grid import axis_ranges, grid_axis, support_bounds
+
+TILE_H = 16
+TILE_W = 16
+BLOCK_T = 16  # pairs a program takes at once
+_MOMENTS = 5  # sums of g*v times u, w, u^2, u*w, w^2 per (tile, token) pair
+
+
+@triton.jit
+def _tile_origin(tiles_x, tiles_per_image, TILE_H: tl.constexpr, TILE_W: tl.constexpr):
+    tile = tl.program_id(0)
+    b = tile // tiles_per_image
+    rest = tile % tiles_per_image
+    p = tl.arange(0, TILE_H * TILE_W)
+    rows = (rest // tiles_x) * TILE_H + p // TILE_W
+    cols = (rest % tiles_x) * TILE_W + p % TILE_W
+    return tile, b, rows, cols
+
+
+@triton.jit
+def _pair_weights(tok_ptr, box_ptr, pair_ptr, k, k_ok, D, x, y, rows, cols):
+    """Weights v ``[T, P]`` of the tokens of pairs ``k`` [T] at the tile's P pixels, their offsets (u, w) in
+    sigma units, the box mask (false for padding pairs) and each token's row pointer."""
+    i = tl.load(pair_ptr + k, mask=k_ok, other=0)
+    base = tok_ptr + i.to(tl.int64) * D
+    sx = tl.load(base + 0, mask=k_ok, other=1.0).to(tl.float32)[:, None]
+    sy = tl.load(base + 1, mask=k_ok, other=1.0).to(tl.float32)[:, None]
+    rho = tl.load(base + 2, mask=k_ok, other=0.0).to(tl.float32)[:, None]
+    mx = tl.load(base + 3, mask=k_ok, other=0.0).to(tl.float32)[:, None]
+    my = tl.load(base + 4, mask=k_ok, other=0.0).to(tl.float32)[:, None]
+    box = box_ptr + 4 * i
+    inside = (k_ok[:, None] & (cols[None, :] >= tl.load(box, mask=k_ok)[:, None])
+              & (cols[None, :] <= tl.load(box + 1, mask=k_ok)[:, None])
+              & (rows[None, :] >= tl.load(box + 2, mask=k_ok)[:, None])
+              & (rows[None, :] <= tl.load(box + 3, mask=k_ok)[:, None]))
+    u = (x[None, :] - mx) / sx
+    w = (y[None, :] - my) / sy
+    v = tl.exp((u * u - 2.0 * rho * u * w + w * w) * (-0.5 / (1.0 - rho * rho)))
+    return tl.where(inside, v, 0.0), u, w, inside, base
+
+
+@triton.jit
+def _forward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, out_ptr,
+                    H, W, C, D, tiles_x, tiles_per_image, TILE_H: tl.constexpr, TILE_W: tl.constexpr,
+                    BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr, FINITE: tl.constexpr):
+    tile, b, rows, cols = _tile_origin(tiles_x, tiles_per_image, TILE_H, TILE_W)
+    on_map = (rows < H) & (cols < W)
+    x = tl.load(xs_ptr + cols, mask=cols < W, other=0.0)
+    y = tl.load(ys_ptr + rows, mask=rows < H, other=0.0)
+    ch = tl.arange(0, BLOCK_C)
+    ch_ok = ch < C
+    acc = tl.zeros([TILE_H * TILE_W, BLOCK_C], dtype=tl.float32)
+    lo = tl.load(start_ptr + tile)
+    hi = tl.load(start_ptr + tile + 1)
+    if FINITE:
+        # BLOCK_T pairs at a time: the colour sum is a [P, T] x [T, C] product
+        for first in range(lo, hi, BLOCK_T):
+            k = first + tl.arange(0, BLOCK_T)
+            k_ok = k < hi
+            v, u, w, inside, base = _pair_weights(tok_ptr, box_ptr, pair_ptr, k, k_ok, D, x, y, rows, cols)
+            f = tl.load(base[:, None] + 5 + ch[None, :], mask=k_ok[:, None] & ch_ok[None, :], other=0.0)
+            acc += tl.dot(tl.trans(v), f.to(tl.float32), input_precision="ieee")
+    else:
+        # a product would spread 0 * NaN/inf colours over the tile: add each token inside its box only
+        for k in range(lo, hi):
+            one = k + tl.arange(0, 1)
+            v, u, w, inside, base = _pair_weights(tok_ptr, box_ptr, pair_ptr, one, one < hi, D, x, y, rows, cols)
+            f = tl.load(base + 5 + ch[None, :], mask=ch_ok[None, :], other=0.0).to(tl.float32)
+            acc += tl.where(tl.trans(inside), tl.trans(v) * f, 0.0)
+    pix = ((b.to(tl.int64) * H + rows) * W + cols) * C
+    tl.store(out_ptr + pix[:, None] + ch[None, :], acc, mask=on_map[:, None] & ch_ok[None, :])
+
+
+@triton.jit
+def _backward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, grad_ptr, part_ptr,
+                     H, W, C, D, tiles_x, tiles_per_image, sgb, sgc, sgh, sgw, TILE_H: tl.constexpr,
+                     TILE_W: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr):
+    tile, b, rows, cols = _tile_origin(tiles_x, tiles_per_image, TILE_H, TILE_W)
+    on_map = (rows < H) & (cols < W)
+    x = tl.load(xs_ptr + cols, mask=cols < W, other=0.0)
+    y = tl.load(ys_ptr + rows, mask=rows < H, other=0.0)
+    ch = tl.arange(0, BLOCK_C)
+    ch_ok = ch < C
+    at = b.to(tl.int64) * sgb + rows[:, None] * sgh + cols[:, None] * sgw + ch[None, :] * sgc
+    g = tl.load(grad_ptr + at, mask=on_map[:, None] & ch_ok[None, :], other=0.0).to(tl.float32)  # [P, C]
+    hi = tl.load(start_ptr + tile + 1)
+    for first in range(tl.load(start_ptr + tile), hi, BLOCK_T):
+        k = first + tl.arange(0, BLOCK_T)
+        k_ok = k < hi
+        v, u, w, inside, base = _pair_weights(tok_ptr, box_ptr, pair_ptr, k, k_ok, D, x, y, rows, cols)
+        f = tl.load(base[:, None] + 5 + ch[None, :], mask=k_ok[:, None] & ch_ok[None, :], other=0.0)
+        dv = tl.dot(f.to(tl.float32), tl.trans(g), input_precision="ieee")  # dL/dv [T, P]
+        gv = tl.where(inside, v * dv, 0.0)
+        gf = tl.dot(v, g, input_precision="ieee")  # [T, C]
+        row = part_ptr + k * (5 + C)
+        tl.store(row + 0, tl.sum(gv * u, axis=1), mask=k_ok)
+        tl.store(row + 1, tl.sum(gv * w, axis=1), mask=k_ok)
+        tl.store(row + 2, tl.sum(gv * u * u, axis=1), mask=k_ok)
+        tl.store(row + 3, tl.sum(gv * u * w, axis=1), mask=k_ok)
+        tl.store(row + 4, tl.sum(gv * w * w, axis=1), mask=k_ok)
+        tl.store(row[:, None] + 5 + ch[None, :], gf, mask=k_ok[:, None] & ch_ok[None, :])
+
+
+@dataclass
+class _Bins:
+    """The tile lists of one render: pair k is token ``pair_token[k]`` (flat b*N+n) in its tile's list,
+    the list of tile t is ``pair_token[tile_start[t]:tile_start[t+1]]``."""
+
+    boxes: torch.Tensor  # [B*N, 4] int32: c0, c1, r0, r1 (inclusive; empty when lo > hi)
+    hit: torch.Tensor  # [B*N] bool: the box is not empty
+    pair_token: torch.Tensor  # [pairs] int32
+    tile_start: torch.Tensor  # [B*tiles + 1] int32
+    tiles_x: int
+    tiles_y: int
+    xs: torch.Tensor
+    ys: torch.Tensor
+
+
+@torch.no_grad()
+def bin_tokens(flat: torch.Tensor, batch: int, height: int, width: int, support: float) -> _Bins:
+    """Exact support boxes of tokens ``[B*N, 5+C]`` and the (tile, token) pairs they overlap, sorted by tile."""
+    dev = flat.device
+    geometry = flat[:, :5].float()
+    xs, ys = grid_axis(width, torch.float32, dev), grid_axis(height, torch.float32, dev)
+    c0, c1 = axis_ranges(xs, geometry[:, MX], support_bounds(geometry[:, SX], support))
+    r0, r1 = axis_ranges(ys, geometry[:, MY], support_bounds(geometry[:, SY], support))
+    tiles_x, tiles_y = triton.cdiv(width, TILE_W), triton.cdiv(height, TILE_H)
+    hit = (c0 <= c1) & (r0 <= r1)
+    tx0, ty0 = c0 // TILE_W, r0 // TILE_H
+    nx = torch.where(hit, c1 // TILE_W - tx0 + 1, 0)
+    ny = torch.where(hit, r1 // TILE_H - ty0 + 1, 0)
+    count = nx * ny
+    total = int(count.sum())
+    token = torch.repeat_interleave(torch.arange(flat.shape[0], device=dev), count, output_size=total)
+    local = torch.arange(total, device=dev) - (torch.cumsum(count, 0) - count)[token]
+    image = token // (flat.shape[0] // batch)
+    tile = (image * tiles_y + ty0[token] + local // nx[token]) * tiles_x + tx0[token] + local % nx[token]
+    tile, order = torch.sort(tile, stable=True)
+    per_tile = torch.bincount(tile, minlength=batch * tiles_x * tiles_y)
+    tile_start = torch.zeros(per_tile.numel() + 1, dtype=torch.int64, device=dev)
+    torch.cumsum(per_tile, 0, out=tile_start[1:])
+    boxes = torch.stack([c0, c1, r0, r1], 1).to(torch.int32)
+    return _Bins(boxes, hit, token[order].to(torch.int32), tile_start.to(torch.int32), tiles_x, tiles_y, xs, ys)
+
+
+def _launch_shape(bins: _Bins, batch: int, channels: int) -> tuple[tuple[int], dict]:
+    block_c = max(16, triton.next_power_of_2(channels))  # tl.dot needs every dimension >= 16
+    meta = {"TILE_H": TILE_H, "TILE_W": TILE_W, "BLOCK_T": BLOCK_T, "BLOCK_C": block_c,
+            "num_warps": 4 if block_c <= 16 else 8}
+    return (batch * bins.tiles_x * bins.tiles_y,), meta
+
+
+def _geometry_gradients(t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """The five geometry gradients from the summed moments ``m`` [B*N, 5] (v = exp(-s q),
+    q = u^2 - 2 rho u w + w^2, u = dx/sx, w = dy/sy, s = 1/(2(1-rho^2)))."""
+    t = t.double()
+    ix, iy, rho = 1.0 / t[:, SX], 1.0 / t[:, SY], t[:, RHO]
+    s = 0.5 / (1.0 - rho * rho)
+    a_u, a_w, a_uu, a_uw, a_ww = m.unbind(1)
+    a_q = a_uu - 2.0 * rho * a_uw + a_ww
+    return torch.stack([2.0 * s * ix * (a_uu - rho * a_uw), 2.0 * s * iy * (a_ww - rho * a_uw),
+                        2.0 * s * a_uw - 4.0 * rho * s * s * a_q,
+                        2.0 * s * ix * (a_u - rho * a_w), 2.0 * s * iy * (a_w - rho * a_u)], 1)
+
+
+class _TritonSplat(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tokens: torch.Tensor, height: int, width: int, support: float) -> torch.Tensor:
+        b, n, d = tokens.shape
+        flat = tokens.detach().reshape(b * n, d).contiguous()
+        bins = bin_tokens(flat, b, height, width, support)
+        out = torch.empty(b, height, width, d - 5, dtype=torch.float32, device=tokens.device)
+        grid, meta = _launch_shape(bins, b, d - 5)
+        finite = bool(torch.isfinite(flat[:, 5:]).all())
+        _forward_kernel[grid](flat, bins.boxes, bins.pair_token, bins.tile_start, bins.xs, bins.ys, out,
+                              height, width, d - 5, d, bins.tiles_x, bins.tiles_x * bins.tiles_y, FINITE=finite,
+                              **meta)
+        ctx.save_for_backward(flat)
+        ctx.bins, ctx.shape = bins, (b, height, width)
+        return out.permute(0, 3, 1, 2)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        (flat,) = ctx.saved_tensors
+        bins, (b, height, width) = ctx.bins, ctx.shape
+        d = flat.shape[1]
+        pairs = bins.pair_token.numel()
+        part = torch.empty(pairs, d, dtype=torch.float32, device=flat.device)
+        if pairs:
+            grid, meta = _launch_shape(bins, b, d - 5)
+            _backward_kernel[grid](flat, bins.boxes, bins.pair_token, bins.tile_start, bins.xs, bins.ys, grad, part,
+                                   height, width, d - 5, d, bins.tiles_x, bins.tiles_x * bins.tiles_y,
+                                   *grad.stride(), **meta)
+        sums = torch.zeros(flat.shape[0], d, dtype=torch.float64, device=flat.device)
+        sums.index_add_(0, bins.pair_token.long(), part.double())
+        # tokens with an empty box get no gradient (their s may be inf: 0 * inf must not give NaN)
+        sums[:, :5] = torch.where(bins.hit[:, None], _geometry_gradients(flat, sums[:, :5]), 0.0)
+        return sums.view(b, -1, d).to(flat.dtype), None, None, None
+
+
+def splat_triton(tokens: torch.Tensor, height: int, width: int, support: float) -> torch.Tensor:
+    """Tokens ``[B, N, 5+C]`` (float32 or half types) -> ``[B, C, height, width]`` (channels-last strided)."""
+    return _TritonSplat.apply(tokens, height, width, support).to(tokens.dtype)
