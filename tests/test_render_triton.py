@@ -198,3 +198,12 @@ def test_triton_backend_refuses_float64_tokens_with_one_line():
     with pytest.raises(GPSTokenError) as err:
         render(torch.zeros(3, 6, dtype=torch.float64), (8, 8), backend="triton")
     assert "float32 or half" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_geometry_only_tokens_and_tokens_that_miss_the_map_give_zero_gradients():
+    for tokens in (random_tokens(2, 5, 0, seed=8).float(), torch.tensor([[[0.05, 0.05, 0.0, 3.0, 3.0, 1.0]]])):
+        t = tokens.to(DEVICE).requires_grad_(True)
+        out = render(t, (8, 9), backend="triton")
+        assert out.shape == (*tokens.shape[:1], tokens.shape[2] - 5, 8, 9) and (out == 0).all()
+        out.sum().backward()
+        assert (t.grad == 0).all()

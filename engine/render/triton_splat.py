@@ -172,6 +172,11 @@ def _launch_shape(bins: _Bins, batch: int, channels: int) -> tuple[tuple[int], d
     return (batch * bins.tiles_x * bins.tiles_y,), meta
 
 
+def _has_work(bins: _Bins, d: int) -> bool:
+    """Whether any token touches the map with any colour (else the map and all gradients are zero)."""
+    return d > 5 and bins.pair_token.numel() > 0
+
+
 def _geometry_gradients(t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """The five geometry gradients from the summed moments ``m`` [B*N, 5] (v = exp(-s q),
     q = u^2 - 2 rho u w + w^2, u = dx/sx, w = dy/sy, s = 1/(2(1-rho^2)))."""
@@ -191,12 +196,13 @@ class _TritonSplat(torch.autograd.Function):
         b, n, d = tokens.shape
         flat = tokens.detach().reshape(b * n, d).contiguous()
         bins = bin_tokens(flat, b, height, width, support)
-        out = torch.empty(b, height, width, d - 5, dtype=torch.float32, device=tokens.device)
-        grid, meta = _launch_shape(bins, b, d - 5)
-        finite = bool(torch.isfinite(flat[:, 5:]).all())
-        _forward_kernel[grid](flat, bins.boxes, bins.pair_token, bins.tile_start, bins.xs, bins.ys, out,
-                              height, width, d - 5, d, bins.tiles_x, bins.tiles_x * bins.tiles_y, FINITE=finite,
-                              **meta)
+        out = torch.zeros(b, height, width, d - 5, dtype=torch.float32, device=tokens.device)
+        if _has_work(bins, d):  # (and no empty tensor, whose null pointer a GPU launch refuses)
+            grid, meta = _launch_shape(bins, b, d - 5)
+            finite = bool(torch.isfinite(flat[:, 5:]).all())
+            _forward_kernel[grid](flat, bins.boxes, bins.pair_token, bins.tile_start, bins.xs, bins.ys, out,
+                                  height, width, d - 5, d, bins.tiles_x, bins.tiles_x * bins.tiles_y,
+                                  FINITE=finite, **meta)
         ctx.save_for_backward(flat)
         ctx.bins, ctx.shape = bins, (b, height, width)
         return out.permute(0, 3, 1, 2)
@@ -207,9 +213,10 @@ class _TritonSplat(torch.autograd.Function):
         (flat,) = ctx.saved_tensors
         bins, (b, height, width) = ctx.bins, ctx.shape
         d = flat.shape[1]
-        pairs = bins.pair_token.numel()
-        part = torch.empty(pairs, d, dtype=torch.float32, device=flat.device)
-        if pairs:
+        work = _has_work(bins, d)
+        part = (torch.empty if work else torch.zeros)(bins.pair_token.numel(), d, dtype=torch.float32,
+                                                      device=flat.device)
+        if work:
             grid, meta = _launch_shape(bins, b, d - 5)
             _backward_kernel[grid](flat, bins.boxes, bins.pair_token, bins.tile_start, bins.xs, bins.ys, grad, part,
                                    height, width, d - 5, d, bins.tiles_x, bins.tiles_x * bins.tiles_y,
