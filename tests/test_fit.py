@@ -41,8 +41,8 @@ def img64():
 # --- convergence ---------------------------------------------------------------------------------
 
 
-def test_psnr_rises_with_steps(img64):
-    r = fit(img64, 32, steps=40)
+def test_psnr_rises_with_steps(img64, device):
+    r = fit(img64, 32, steps=40, device=device)
     h = r.psnr_history
     assert len(h) == 41 and r.steps_done == 40 and r.stopped == "done"
     assert h[10] > h[0] + 0.5 and h[40] > h[10] + 0.3
@@ -70,10 +70,10 @@ def test_result_shapes_and_ranges(img64):
 # --- locks and freezes -----------------------------------------------------------------------------
 
 
-def test_locked_tokens_keep_their_geometry_exactly(img64):
+def test_locked_tokens_keep_their_geometry_exactly(img64, device):
     locked = np.zeros(32, dtype=bool)
     locked[::3] = True
-    r = fit(img64, 32, steps=15, locked=locked)
+    r = fit(img64, 32, steps=15, locked=locked, device=device)
     assert np.array_equal(r.tokens[locked, :5], r.g_init[locked])
     assert not np.allclose(r.tokens[~locked, :5], r.g_init[~locked], atol=1e-4)
 

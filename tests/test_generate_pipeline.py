@@ -1,4 +1,5 @@
 """Layout and texture stages, residual and clamps, token inpainting, the pipeline and its CLI commands."""
+import copy
 import json
 from pathlib import Path
 
@@ -105,18 +106,21 @@ def test_layout_files_are_repaired_by_calibration(tmp_path):
         load_layout(tmp_path / "many.npy")
 
 
-def test_kept_tokens_are_kept_exactly(texture_model):
+def test_kept_tokens_are_kept_exactly(texture_model, device):
+    model = copy.deepcopy(texture_model).to(device)
     g = g_init_from_regions(np.array([[0, 0, 127, 255], [128, 0, 255, 127], [128, 128, 255, 255]]))[None]
     known = np.concatenate([g + 0.01, np.random.default_rng(1).normal(size=(1, 3, C))], axis=-1).astype(np.float32)
     mask = np.array([[True, False, True]])
     for method in ("ode", "sde"):
-        out = sample_tokens(texture_model, g, 0, method, 8, keep=(known, mask),
-                            generator=torch.Generator().manual_seed(0)).numpy()
+        out = sample_tokens(model, g, 0, method, 8, keep=(known, mask),
+                            generator=torch.Generator().manual_seed(0)).cpu().numpy()
         assert np.array_equal(out[mask], known[mask])
         assert not np.allclose(out[~mask], known[~mask])
 
 
-def test_two_stage_generation_and_its_errors(tokenizer, layout_model, texture_model):
+def test_two_stage_generation_and_its_errors(tokenizer, layout_model, texture_model, device):
+    tokenizer, layout_model, texture_model = (copy.deepcopy(m).to(device) for m in (tokenizer, layout_model,
+                                                                                     texture_model))
     steps = []
     out = generate(texture_model, tokenizer, [0, 2], 2, layout_model=layout_model, method="euler", steps=3,
                    layout_method="euler", layout_steps=3, seed=5, callback=lambda i, s, tok: steps.append((i, s)))

@@ -64,12 +64,12 @@ def _layout_config(data, **changes):
     return GenTrainConfig(model=model, data=str(data), examples=3, batch=2, **changes)
 
 
-def test_layout_run_writes_a_sample_png_at_the_configured_step(tmp_path):
+def test_layout_run_writes_a_sample_png_at_the_configured_step(tmp_path, device):
     from gpstoken.generate.train import GeneratorTrainer
     from gpstoken.io.images import load_image
 
     cfg = _layout_config(_layout_data(tmp_path / "images"), steps=3, sample_every=2, sample_count=3)
-    assert GeneratorTrainer(tmp_path / "run", cfg, device="cpu").run()["status"] == "finished"
+    assert GeneratorTrainer(tmp_path / "run", cfg, device=device).run()["status"] == "finished"
     pngs = sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png"))
     assert pngs == ["step_00000002.png"]
     tile = cfg.model_config.tile

@@ -1,4 +1,5 @@
 """Tokenizer behaviour: encode contract, decode modes, the tile-blended norm, tiling, image pipeline."""
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -185,13 +186,14 @@ def test_encode_image_uses_a_given_layout_and_checks_it(model):
         encode_image(model, img.astype(np.float32))
 
 
-def test_bf16_autocast_keeps_geometry_in_float32(model, astronaut):
-    x = torch.rand(1, 3, 256, 256) * 2 - 1
-    g, r = torch.from_numpy(astronaut["g_init"]), torch.from_numpy(astronaut["regions"])
+def test_bf16_autocast_keeps_geometry_in_float32(model, astronaut, device):
+    net = copy.deepcopy(model).to(device)
+    x = (torch.rand(1, 3, 256, 256) * 2 - 1).to(device)
+    g, r = torch.from_numpy(astronaut["g_init"]).to(device), torch.from_numpy(astronaut["regions"]).to(device)
     with torch.inference_mode():
-        ref = model.encode(x, g, r)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = model.encode(x, g, r)
+        ref = net.encode(x, g, r)
+        with torch.autocast(device, dtype=torch.bfloat16):
+            low = net.encode(x, g, r)
     assert low.dtype == torch.float32
     assert (low[..., 3:5] - ref[..., 3:5]).abs().max() < 0.02
 
@@ -215,10 +217,10 @@ def test_tiled_norm_gradient_is_exact(grid):
     torch.testing.assert_close(ours, x.grad, rtol=1e-9, atol=1e-9 * x.grad.abs().max().item())
 
 
-def test_training_step_reaches_every_used_weight(model, astronaut):
-    net = GPSTokenizer(SMALL).train()
-    x = torch.rand(1, 3, 256, 256) * 2 - 1
-    recon = net(x, torch.from_numpy(astronaut["g_init"]), torch.from_numpy(astronaut["regions"]))
+def test_training_step_reaches_every_used_weight(model, astronaut, device):
+    net = GPSTokenizer(SMALL).train().to(device)
+    x = (torch.rand(1, 3, 256, 256) * 2 - 1).to(device)
+    recon = net(x, torch.from_numpy(astronaut["g_init"]).to(device), torch.from_numpy(astronaut["regions"]).to(device))
     assert recon.shape == (1, 3, 256, 256)
     (recon - x).square().mean().backward()
     for name, p in net.named_parameters():

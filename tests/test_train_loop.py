@@ -26,9 +26,9 @@ def _rows(run, split=None):
     return [r for r in rows if r.get("split") == split]
 
 
-def test_a_run_writes_metrics_samples_checkpoints_and_a_loadable_ema_model(tmp_path, data):
+def test_a_run_writes_metrics_samples_checkpoints_and_a_loadable_ema_model(tmp_path, data, device):
     run = tmp_path / "run"
-    summary = train_tokenizer(spec(run, data))
+    summary = train_tokenizer(spec(run, data, device=device))
     assert summary["status"] == "finished" and summary["step"] == 4
     train_rows = _rows(run)
     assert [r["step"] for r in train_rows] == [1, 2, 3, 4]
