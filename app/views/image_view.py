@@ -8,9 +8,14 @@ from gpstoken_studio.model.document import Document
 
 
 def pixel_image(parent, data=None, **kwargs) -> scene.visuals.Image:
-    """An Image visual whose pixel (col, row) is centred at plane (x, y) = (col, row)."""
+    """An Image visual whose pixel (col, row) is centred at plane (x, y) = (col, row).
+
+    Images lie in one plane: with the depth test on, the first one drawn would hide those of higher
+    ``order`` (swipe, staged candidate); off, they stack by ``order`` like the overlays.
+    """
     image = scene.visuals.Image(data, parent=parent, interpolation="nearest", **kwargs)
     image.transform = STTransform(translate=(-0.5, -0.5))
+    image.update_gl_state(depth_test=False)
     return image
 
 

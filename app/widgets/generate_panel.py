@@ -54,6 +54,7 @@ class GeneratePanel(QWidget):
         self.candidates: list[Candidate] = []
         self.job: Job | None = None
         self._count = 1  # candidates of the running generation
+        self._numbered = 0  # candidates generated in this panel (their "#n" labels)
         self.staging = StagingView(window.canvas)
         # a worker of its own: edits keep their live reconstruction while a generation runs
         self.scheduler = JobScheduler(self)
@@ -287,9 +288,10 @@ class GeneratePanel(QWidget):
         self._show_before(doc, before)
         self.say(f"Calibrated {len(before)} Gaussians into {len(after)} regions")
 
-    def _show_before(self, doc: Document, geometry: np.ndarray) -> None:
+    def _show_before(self, doc: Document, geometry: np.ndarray | None) -> None:
+        """The ghost of ``geometry`` (None: no ghost), and the check box that shows it."""
         self.staging.show_ghost(doc, geometry)
-        self.show_before.setChecked(True)
+        self.show_before.setChecked(geometry is not None)
 
     def sample_layout(self) -> None:
         """Stage 1 on the worker: the layout model's sample replaces the layout (raw sample as the ghost)."""
@@ -375,7 +377,8 @@ class GeneratePanel(QWidget):
             self.staging.show_image(value.image, f"Generating {value.index + 1}/{self._count}: {step}")
         elif isinstance(value, Candidate):
             self.candidates.append(value)
-            item = QListWidgetItem(QIcon(to_pixmap(value.image)), f"#{len(self.candidates)}")
+            self._numbered += 1  # labels stay unique when candidates are accepted or discarded
+            item = QListWidgetItem(QIcon(to_pixmap(value.image)), f"#{self._numbered}")
             item.setToolTip(value.title)
             self.strip.addItem(item)
             self._sync()
@@ -414,7 +417,7 @@ class GeneratePanel(QWidget):
 
     def _stage(self, index: int) -> None:
         if 0 <= index < len(self.candidates):
-            self.staging.show_image(self.candidates[index].image, f"Candidate #{index + 1}: "
+            self.staging.show_image(self.candidates[index].image, f"Candidate {self.strip.item(index).text()}: "
                                     f"{self.candidates[index].title}")
         else:
             self.staging.show_image(None)
@@ -444,6 +447,7 @@ class GeneratePanel(QWidget):
         self.discard(index)
         self.strip.setCurrentRow(-1)
         self.staging.show_image(None)
+        self._show_before(doc, None)  # the ghost drew the layout before a calibration the candidate replaced
         self.say(f"Accepted {cand.title}: the document is now this image (undo brings the layout back)")
         return True
 
@@ -466,6 +470,5 @@ class GeneratePanel(QWidget):
         self.scheduler.shutdown()
 
     def _on_document(self, doc: Document | None) -> None:
-        self.staging.show_ghost(None, None)
-        self.show_before.setChecked(False)
+        self._show_before(doc, None)
         self._sync()
