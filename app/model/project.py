@@ -3,21 +3,23 @@
 Arrays: ``image`` uint8 [H,W,3], ``bias`` float32 [H,W], ``geometry`` float32 [M,5], ``regions``
 int32 [M,4], ``tiles`` int32 [M], ``locks`` uint8 [M], ``deleted`` bool [M], optional refined
 ``tokens`` float32 [K,5+C] with ``token_rows`` int64 [K]; ``meta`` is a JSON string with
-``format``, ``version``, ``settings`` and ``features``. Loading validates every array and raises a
-one-line ProjectError; nothing is half-loaded.
+``format``, ``version``, ``settings`` and ``features``. Loading checks the sizes the array headers
+declare against the limits of ``gpstoken.limits`` before anything is allocated, then validates every
+array (finite values, bounded features) and raises a one-line ProjectError; nothing is half-loaded.
 """
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gpstoken.errors import GPSTokenError
+from gpstoken.io.arrays import check_npz, load_npz
 from gpstoken.io.atomic import atomic_path
+from gpstoken.limits import check_pixels
 from gpstoken.tokens import check_gaussians
 
 from .layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutState
@@ -27,7 +29,6 @@ from .settings import Settings
 FORMAT = "gpstoken-studio-project"
 VERSION = 1
 SUFFIX = ".gpsproj"
-MAX_PIXELS = 16384 * 16384
 
 
 class ProjectError(GPSTokenError):
@@ -80,11 +81,13 @@ def load_project(path: str | os.PathLike) -> ProjectData:
     p = Path(path)
     if not p.is_file():
         raise ProjectError(f"no such project file: {p}")
+    image_shape = check_npz(p, ProjectError).get("image", ((),))[0]
     try:
-        with np.load(p, allow_pickle=False) as z:
-            raw = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
-        raise ProjectError(f"{p.name}: not a readable project file ({type(exc).__name__})") from None
+        if len(image_shape) == 3:  # before anything is allocated
+            check_pixels(image_shape[1], image_shape[0], "image")
+    except GPSTokenError as exc:
+        raise ProjectError(f"{p.name}: {exc}") from None
+    raw = load_npz(p, ProjectError, "project file")
     try:
         return _validate(raw)
     except GPSTokenError as exc:
@@ -99,8 +102,6 @@ def _validate(raw: dict) -> ProjectData:
     image = raw["image"]
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 2:
         raise ProjectError(f"image must be uint8 [H, W, 3], got {image.dtype} {list(image.shape)}")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ProjectError("image is larger than the pixel limit")
     h, w = image.shape[:2]
     bias = _array(raw, "bias", np.floating, (h, w))
     if not np.isfinite(bias).all() or bias.min(initial=0) < 0 or bias.max(initial=0) > 1:

@@ -61,6 +61,8 @@ def check_npz(path: str | os.PathLike, error: Type[GPSTokenError] = GPSTokenErro
                 name = info.filename[:-4]
                 _check_declared(shape, dtype, info.file_size - header, f"{p.name}: array {name!r}", error)
                 members[name] = (shape, dtype)
+    except GPSTokenError:
+        raise  # a ValueError too: keep its message
     except _READ_ERRORS as exc:
         raise error(f"{p.name}: not a readable .npz file ({type(exc).__name__})") from None
     return members
@@ -94,5 +96,7 @@ def load_npy(path: str | os.PathLike, error: Type[GPSTokenError] = GPSTokenError
             available = os.fstat(fh.fileno()).st_size - fh.tell()
         _check_declared(shape, dtype, available, p.name, error)
         return np.load(p, allow_pickle=False)
+    except GPSTokenError:
+        raise  # a ValueError too: keep its message
     except _READ_ERRORS as exc:
         raise error(f"{p.name}: not a readable .npy file ({type(exc).__name__})") from None
