@@ -20,6 +20,8 @@ def dataclass_from_dict(cls: Type[C], d: dict[str, Any], what: str, error: Type[
         raise error(f"{what}: unknown field {unknown[0]!r}")
     try:
         return cls(**d)
+    except GPSTokenError:
+        raise  # a ValueError too, already one line naming the config
     except (TypeError, ValueError) as exc:
         raise error(f"{what}: {exc}") from None
 
@@ -38,7 +40,7 @@ def check_fields(obj: Any, what: str, error: Type[GPSTokenError],
             continue
         for item in items:
             if not _fits(item, kind):
-                raise error(f"{what}: {f.name} must be {_KIND_NAMES.get(kind, 'numbers')}, got {value!r}")
+                raise error(f"{what}: {f.name} must be {_KIND_NAMES.get(kind, 'finite numbers')}, got {value!r}")
             lo, hi = (bounds or {}).get(f.name, (-math.inf, math.inf))
             if isinstance(item, numbers.Real) and not lo <= item <= hi:
                 raise error(f"{what}: {f.name} must be between {lo:g} and {hi:g}, got {value!r}")

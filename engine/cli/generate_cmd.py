@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.label is not None and not 0 <= args.label < cfg.num_classes:
         raise GPSTokenError(f"--class {args.label} is out of range: the texture generator knows classes "
                             f"0..{cfg.num_classes - 1}")
-    out.mkdir(parents=True, exist_ok=True)
-    times = []
+    times = []  # OUT is made by the first write, so a mistake found while sampling leaves no folder
     with progress(args.num, "img", args.quiet) as bar:
         for i, label in enumerate(labels):
             start = time.perf_counter()

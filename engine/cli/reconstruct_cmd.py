@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
 def plan_outputs(source: Path, out: Path) -> list[tuple[Path, Path]]:
     """(input, output) pairs: one image, or every image of a folder to ``out/<stem>.png``."""
+    from ..io.images import open_image
+
     if not source.is_dir():
         if not source.is_file():
             raise GPSTokenError(f"no such image file or folder: {source}")
@@ -106,6 +108,8 @@ def plan_outputs(source: Path, out: Path) -> list[tuple[Path, Path]]:
         if p.stem in stems:
             raise GPSTokenError(f"{stems[p.stem].name} and {p.name} would both be written to {p.stem}.png")
         stems[p.stem] = p
+        with open_image(p):  # every header is read (and checked against the pixel limit) before any work
+            pass
     return [(p, out / f"{p.stem}.png") for p in images]
 
 

@@ -10,6 +10,7 @@ from ..config_fields import check_fields, dataclass_from_dict, named, read_offic
 from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
+DECODER_PADDINGS = ("zeros", "replicate")
 # Upper limits on the sizes a config (possibly from a downloaded file's metadata) may ask for: far above
 # the official models, far below sizes that would allocate gigabytes before any weight is read.
 BOUNDS = {"gps_num": (1, 16384), "gps_c": (1, 4096), "gpsenc_n": (0, 256), "gpsenc_c": (1, 16384),
@@ -37,6 +38,8 @@ class TokenizerConfig:
     decoder_num_res_blocks: int = 2
     z_channels: int = 16
     mid_attention: bool = True
+    # Not in the official configs (they pad with zeros); "replicate" keeps tile corners clean (decoder.py).
+    decoder_padding: str = "zeros"
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +69,9 @@ class TokenizerConfig:
             raise CheckpointError(f"config: channel widths {widths} must be multiples of 32 (GroupNorm 32)")
         if len(self.gps_rs) != 2 or self.gps_rs[0] != self.gps_rs[1] or self.gps_rs[0] < 2:
             raise CheckpointError(f"config: gps_rs must be a square grid of at least 2x2, got {list(self.gps_rs)}")
+        if self.decoder_padding not in DECODER_PADDINGS:
+            raise CheckpointError(f"config: decoder_padding must be one of {', '.join(DECODER_PADDINGS)}, "
+                                  f"got {self.decoder_padding!r}")
         if self.gps_dmax <= 0:
             raise CheckpointError(f"config: gps_dmax must be > 0, got {self.gps_dmax}")
 
@@ -117,7 +123,7 @@ PRESETS: dict[str, TokenizerConfig] = {
     "tiny": TokenizerConfig(
         gps_num=128, gps_c=16, z_channels=16, gpsenc_n=4, gpsenc_c=128, heads=4, rois=8,
         preprocess_channels=32, decoder_ch=32, decoder_ch_mult=(1, 1, 2), decoder_num_res_blocks=0,
-        mid_attention=False, name="tiny",
+        mid_attention=False, decoder_padding="replicate", name="tiny",
     ),
 }
 

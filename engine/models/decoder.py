@@ -4,6 +4,11 @@ Module names follow the reference (``conv_in``, ``mid.block_1/attn_1/block_2``, 
 ``up.{i}.upsample``, ``norm_out``, ``conv_out``; ``up[0]`` is the highest resolution) so official
 weights load unchanged. With a tile grid other than 1x1 it runs the reference's high-resolution path:
 tile-blended GroupNorm statistics and mid attention within each latent tile.
+
+``padding_mode="replicate"`` pads every 3x3 convolution with the edge values instead of zeros, so
+the map's border looks like its interior: with zero padding the decoder answers a flat map with a
+border response that the encoder learns to cancel per token position, and that cancellation shows
+up as blobs at each tile's corner wherever the map goes on (the interior of a merged tile plane).
 """
 from __future__ import annotations
 
@@ -38,9 +43,9 @@ class LatentAttention(nn.Module):
 class Upsample(nn.Module):
     """Nearest-neighbour x2 then a 3x3 convolution."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, padding_mode=padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -50,27 +55,27 @@ class Decoder(nn.Module):
     """LDM-style decoder with ``len(ch_mult)`` levels of ``num_res_blocks + 1`` resnet blocks."""
 
     def __init__(self, ch: int, ch_mult: tuple[int, ...], num_res_blocks: int, z_channels: int,
-                 out_channels: int = 3, mid_attention: bool = True) -> None:
+                 out_channels: int = 3, mid_attention: bool = True, padding_mode: str = "zeros") -> None:
         super().__init__()
         width = ch * ch_mult[-1]
-        self.conv_in = nn.Conv2d(z_channels, width, 3, padding=1)
+        self.conv_in = nn.Conv2d(z_channels, width, 3, padding=1, padding_mode=padding_mode)
         self.mid = nn.Module()
-        self.mid.block_1 = ResnetBlock(width)
+        self.mid.block_1 = ResnetBlock(width, padding_mode=padding_mode)
         if mid_attention:
             self.mid.attn_1 = LatentAttention(width)
-        self.mid.block_2 = ResnetBlock(width)
+        self.mid.block_2 = ResnetBlock(width, padding_mode=padding_mode)
         self.up = nn.ModuleList()
         for level in reversed(range(len(ch_mult))):
             stage = nn.Module()
             stage.block = nn.ModuleList()
             for _ in range(num_res_blocks + 1):
-                stage.block.append(ResnetBlock(width, ch * ch_mult[level]))
+                stage.block.append(ResnetBlock(width, ch * ch_mult[level], padding_mode=padding_mode))
                 width = ch * ch_mult[level]
             if level != 0:
-                stage.upsample = Upsample(width)
+                stage.upsample = Upsample(width, padding_mode)
             self.up.insert(0, stage)
         self.norm_out = TiledGroupNorm(width)
-        self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1)
+        self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1, padding_mode=padding_mode)
 
     def forward(self, z: torch.Tensor, tile_grid: tuple[int, int] = (1, 1)) -> torch.Tensor:
         """Decode ``z``; ``tile_grid`` (rows, cols) selects tile-blended statistics and tile-local

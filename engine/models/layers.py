@@ -113,18 +113,19 @@ class ResnetBlock(nn.Module):
 
     ``norm`` is the norm class (``TiledGroupNorm`` in the decoder, ``GroupNorm32`` in the image
     branch). ``temb_channels > 0`` creates the reference's unused ``temb_proj`` so its weights load.
+    ``padding_mode``: how the 3x3 convolutions pad (``zeros`` as the reference, or ``replicate``).
     """
 
     def __init__(self, in_channels: int, out_channels: int | None = None, temb_channels: int = 0,
-                 norm: type[nn.GroupNorm] = TiledGroupNorm) -> None:
+                 norm: type[nn.GroupNorm] = TiledGroupNorm, padding_mode: str = "zeros") -> None:
         super().__init__()
         out_channels = out_channels or in_channels
         self.norm1 = norm(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding_mode)
         if temb_channels > 0:
             self.temb_proj = nn.Linear(temb_channels, out_channels)
         self.norm2 = norm(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, padding_mode=padding_mode)
         if in_channels != out_channels:
             self.nin_shortcut = nn.Conv2d(in_channels, out_channels, 1)
 

@@ -45,8 +45,9 @@ def skimage_data_dir() -> Path:
 
 
 def _fonts() -> list[str]:
-    found = sorted(str(p) for d in _FONT_DIRS if Path(d).is_dir() for p in Path(d).rglob("*.ttf"))
-    return found
+    """The DejaVu fonts on the system (others, such as colour-emoji fonts that exist at one pixel
+    size only, would change the set or fail to load)."""
+    return sorted(str(p) for d in _FONT_DIRS if Path(d).is_dir() for p in Path(d).rglob("DejaVu*.ttf"))
 
 
 def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
