@@ -7,7 +7,7 @@ import torch
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.train import TRAIN_PRESETS, TrainConfig, load_train_config
-from gpstoken.train.data import StepBatches, TokenizerDataset, initial_layout, list_images
+from gpstoken.train.data import StepBatches, TokenizerDataset, initial_layout, list_images, split_heldout
 from train_helpers import make_images
 
 torch.set_num_threads(1)
@@ -104,3 +104,21 @@ def test_bundled_set_is_deterministic_and_keeps_heldout_images_out_of_training()
     assert a.shape == (64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert not set(bd.REAL_TRAIN) & set(bd.REAL_HELDOUT)
     assert all((bd.skimage_data_dir() / name).is_file() for name in bd.REAL_TRAIN + bd.REAL_HELDOUT)
+
+
+def test_held_out_split_default_count_and_folder(tmp_path):
+    paths = tuple(f"img{i}.png" for i in range(9))
+    train, held = split_heldout(paths, None, eval_images=6)
+    assert train == paths[:8] and held == paths[8:]  # a fifth (at least one), not 6 of 9
+    assert split_heldout(paths * 10, None, eval_images=6)[1] == (paths * 10)[84:]  # at most eval_images
+    assert split_heldout(paths, "3", eval_images=6) == (paths[:6], paths[6:])
+    assert split_heldout(paths, 0, eval_images=6) == (paths, paths[:1])  # none held out: a training image is scored
+    assert split_heldout(paths[:1], None, eval_images=6) == (paths[:1], paths[:1])
+    assert split_heldout(paths[:2], None, eval_images=6) == (paths[:1], paths[1:2])
+    folder = make_images(tmp_path / "held", count=2)
+    train, held = split_heldout(paths, str(folder), eval_images=6)
+    assert train == paths and held == list_images(folder).paths
+    with pytest.raises(GPSTokenError, match="leaves none to train on"):
+        split_heldout(paths, "9", eval_images=6)
+    with pytest.raises(GPSTokenError, match="not a count: nowhere"):
+        split_heldout(paths, "nowhere", eval_images=6)

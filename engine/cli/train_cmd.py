@@ -38,8 +38,9 @@ def add_tokenizer_parser(kinds: argparse._SubParsersAction) -> argparse.Argument
     )
     p.add_argument("--config", help="training preset (tiny, micro, s64, m128, l256), YAML or config.json")
     p.add_argument("--data", help="image folder or list file (one path per line)")
-    p.add_argument("--heldout", help="held-out images (folder or list) for PSNR/SSIM and samples "
-                                     "(default: the last eval_images of --data are held out)")
+    p.add_argument("--heldout", help="held-out images for PSNR/SSIM and samples: a folder or list, or a count N "
+                                     "(the last N images of --data; 0: none) (default: the last fifth of --data, "
+                                     "at least 1 and at most the config's eval_images)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--steps", type=int, help="total steps (overrides the config)")
     p.add_argument("--batch", type=int, help="images per step and process")

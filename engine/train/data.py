@@ -47,6 +47,23 @@ def list_images(source: str | os.PathLike, check: bool = True) -> ImageList:
     return ImageList(tuple(paths), len(candidates) - len(paths))
 
 
+def split_heldout(paths: tuple[str, ...], heldout: str | int | None,
+                  eval_images: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training, held-out) images of the data list ``paths``. ``heldout``: a folder or list file (then all
+    of ``paths`` train), a count N (the last N of ``paths`` are held out; 0: none), or None: the last fifth,
+    at least one and at most ``eval_images``. With none held out, the first training image is evaluated."""
+    n, given = len(paths), "" if heldout is None else str(heldout).strip()
+    if given and Path(given).exists():
+        return tuple(paths), list_images(given).paths
+    if given and not given.isdigit():
+        raise GPSTokenError(f"held-out images: no such folder or list file, and not a count: {given}")
+    k = int(given) if given else min(eval_images, max(1, n // 5)) if n >= 2 else 0
+    if k >= n and given:
+        raise GPSTokenError(f"held-out images: holding out {k} of the {n} data images leaves none to train on")
+    train = tuple(paths[:n - k])
+    return train, tuple(paths[n - k:]) if k else train[:1]
+
+
 def read_list_file(src: Path) -> list[tuple[int, Path]]:
     """``(line number, path)`` of each entry of a list file: one path per line, relative to the file,
     ``#`` comments and blank lines skipped. A binary or non-UTF-8 file is one line naming it (and the line)."""

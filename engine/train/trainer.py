@@ -22,7 +22,8 @@ import torch
 
 from ..errors import GPSTokenError
 from .config import TrainConfig
-from .data import StepBatches, TokenizerDataset, eval_image, initial_layout, list_images, make_loader
+from .data import (StepBatches, TokenizerDataset, eval_image, initial_layout, list_images, make_loader,
+                   split_heldout)
 from .distributed import Dist, pick_device
 from .ema import EMA
 from .losses import TokenizerLoss
@@ -131,12 +132,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         images = list_images(self.sources["data"])
-        heldout = list_images(self.sources["heldout"]).paths if self.sources.get("heldout") else None
-        train_paths = images.paths
-        if heldout is None:  # hold out the last images of the list when no held-out list is given
-            k = min(cfg.eval_images, max(len(train_paths) - 1, 0))
-            heldout = train_paths[len(train_paths) - k:] if k else train_paths[:1]
-            train_paths = train_paths[:len(train_paths) - k]
+        train_paths, heldout = split_heldout(images.paths, self.sources.get("heldout"), cfg.eval_images)
         self.train_paths, self.heldout = train_paths, tuple(heldout[:max(cfg.eval_images, cfg.sample_images)])
         self.skipped = images.skipped
 
