@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ import torch
 from ._callable_module import make_module_callable
 from .errors import GPSTokenError
 from .tokens import GEOMETRY_CHANNELS, MX, MY, g_init_from_regions, normalize_regions
+
+Box = tuple[int, int, int, int]  # half-open (x0, x1, y0, y1) in pixel edges
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,13 @@ def calibrate(
     tokens: int | None = None,
     size: tuple[int, int] = (256, 256),
     min_size: int = 8,
+    keep: np.ndarray | None = None,
 ) -> Calibration:
-    """Turn predicted Gaussians ``[N, >=5]`` or ``[T, N, >=5]`` into a valid partition of ``tokens`` regions per tile."""
+    """Turn predicted Gaussians ``[N, >=5]`` or ``[T, N, >=5]`` into a valid partition of ``tokens`` regions per tile.
+
+    ``keep``: tile-local regions ``[K, 4]`` (inclusive) of the halving tree, pairwise disjoint, that every
+    tile's partition holds as they are (the means drive the rest; see :func:`halve`).
+    """
     g = _as_array(g_pred)
     h, w = _check_size(size, min_size)
     batched = g.ndim == 3
@@ -73,7 +81,7 @@ def calibrate(
             f"calibrate: tokens must be an integer in 1..{grid.max_regions} for a {h}x{w} tile "
             f"with min size {min_size}, got {n_out!r}"
         )
-    results = [_calibrate_tile(t, int(n_out), grid) for t in tiles]
+    results = [_calibrate_tile(t, int(n_out), grid, keep) for t in tiles]
     regions = np.stack([r for r, _ in results])
     snapped = np.stack([s for _, s in results])
     dropped = int(np.isnan(snapped[..., 0]).sum())
@@ -147,7 +155,8 @@ class _SnapGrid:
         self.x_point_index = {int(p): i for i, p in enumerate(self.px)}
 
 
-def _calibrate_tile(g: np.ndarray, tokens: int, grid: _SnapGrid) -> tuple[np.ndarray, np.ndarray]:
+def _calibrate_tile(g: np.ndarray, tokens: int, grid: _SnapGrid,
+                    keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Regions ``int64 [tokens, 4]`` and snapped means ``float32 [K, 2]`` of one tile."""
     h, w = grid.h, grid.w
     mu = g[:, [MX, MY]]
@@ -163,47 +172,137 @@ def _calibrate_tile(g: np.ndarray, tokens: int, grid: _SnapGrid) -> tuple[np.nda
     snapped = np.full((len(g), 2), np.nan, dtype=np.float32)
     snapped[finite, 0] = (grid.px[ix] - 1) / (w - 1) - 1
     snapped[finite, 1] = (grid.py[iy] - 1) / (h - 1) - 1
-    return _split_by_counts(integral, tokens, grid), snapped
+    return _split_by_counts(integral, tokens, grid, keep), snapped
 
 
-def _split_by_counts(integral: list[list[int]], tokens: int, grid: _SnapGrid) -> np.ndarray:
-    """The halving loop on half-open boxes (x0, x1, y0, y1) in pixel edges, counts from ``integral``."""
-    xe, ye, min_size = grid.x_edge_index, grid.y_edge_index, grid.min_size
+def _split_by_counts(integral: list[list[int]], tokens: int, grid: _SnapGrid,
+                     keep: np.ndarray | None = None) -> np.ndarray:
+    """Algorithm 2's halving on half-open boxes (x0, x1, y0, y1) in pixel edges, counts from ``integral``."""
+    xe, ye = grid.x_edge_index, grid.y_edge_index
 
     def count(j0: int, j1: int, i0: int, i1: int) -> int:
         return integral[i1][j1] - integral[i0][j1] - integral[i1][j0] + integral[i0][j0]
 
-    def entry(box: tuple[int, int, int, int], serial: int) -> tuple:
+    def means(box: Box) -> int:
         x0, x1, y0, y1 = box
-        n = count(xe[x0], xe[x1], ye[y0], ye[y1])
-        return (-n, -(x1 - x0) * (y1 - y0), serial, box)
+        return count(xe[x0], xe[x1], ye[y0], ye[y1])
 
-    def splittable(box: tuple[int, int, int, int]) -> bool:
-        return max(box[1] - box[0], box[3] - box[2]) >= 2 * min_size
+    def along_x(box: Box) -> bool:
+        x0, x1, y0, y1 = box
+        j = grid.x_point_index[x0 + x1]  # the centre of every produced interval is a snap point
+        return count(j, j + 1, ye[y0], ye[y1]) == 0
 
-    heap, final, serial = [entry((0, grid.w, 0, grid.h), 0)], [], 1
+    return halve((grid.h, grid.w), tokens, grid.min_size, means, along_x, keep)
+
+
+
+def halve(size: tuple[int, int], tokens: int, min_size: int, score: Callable[[Box], float],
+          along_x: Callable[[Box], bool], keep: np.ndarray | None = None) -> np.ndarray:
+    """The halving loop shared by calibration and sketch layouts: ``tokens`` regions ``int64 [tokens, 4]``
+    (x0, y0, x1, y1 inclusive, rows then columns).
+
+    The splittable box with the highest ``score`` (then larger area, then earlier creation) is halved
+    across its longer side; squares along x iff ``along_x(box)``. ``keep`` (inclusive regions of the
+    halving tree, pairwise disjoint) become regions as they are: boxes holding one are split first, in a
+    direction that cuts none, and kept boxes are never split. One-line error when they need more regions.
+    """
+    h, w = size
+    kept = _KeptBoxes(keep, min_size)
+
+    def entry(box: Box, serial: int) -> tuple:
+        forced = kept.holds(box)
+        return (not forced, 0 if forced else -score(box), -(box[1] - box[0]) * (box[3] - box[2]), serial, box)
+
+    def final_box(box: Box) -> bool:
+        return max(box[1] - box[0], box[3] - box[2]) < 2 * min_size or kept.is_kept(box)
+
+    heap, final, serial = [], [], 1
+    root = (0, w, 0, h)
+    (final.append(root) if final_box(root) else heap.append(entry(root, 0)))
     while len(heap) + len(final) < tokens:
-        _, _, _, (x0, x1, y0, y1) = heapq.heappop(heap)
+        if not heap:
+            raise GPSTokenError(f"the kept regions leave room for at most {len(final)} regions, not {tokens}")
+        *_, (x0, x1, y0, y1) = heapq.heappop(heap)
         bw, bh = x1 - x0, y1 - y0
-        along_x = bw > bh
-        if bw == bh:
-            j = grid.x_point_index[x0 + x1]  # the centre of every produced interval is a snap point
-            along_x = count(j, j + 1, ye[y0], ye[y1]) == 0
-        if along_x:
+        split_x = bw > bh if bw != bh else kept.square_along_x((x0, x1, y0, y1), along_x)
+        if split_x:
             mid = x0 + bw // 2
             children = ((x0, mid, y0, y1), (mid, x1, y0, y1))
         else:
             mid = y0 + bh // 2
             children = ((x0, x1, y0, mid), (x0, x1, mid, y1))
         for box in children:
-            if splittable(box):
-                heapq.heappush(heap, entry(box, serial))
-            else:
-                final.append(box)
+            (final.append(box) if final_box(box) else heapq.heappush(heap, entry(box, serial)))
             serial += 1
-    boxes = np.array(final + [e[3] for e in heap], dtype=np.int64).reshape(-1, 4)
+    if any(not e[0] for e in heap):
+        raise GPSTokenError(f"the kept regions need more than {tokens} regions")
+    boxes = np.array(final + [e[-1] for e in heap], dtype=np.int64).reshape(-1, 4)
     regions = np.stack([boxes[:, 0], boxes[:, 2], boxes[:, 1] - 1, boxes[:, 3] - 1], axis=1)
     return regions[np.lexsort((regions[:, 0], regions[:, 1]))]
+
+
+def min_regions(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
+    """The fewest regions of a halving partition of a ``size`` tile that holds every ``keep`` region."""
+    h, w = size
+    return _KeptBoxes(keep, min_size).min_leaves((0, w, 0, h))
+
+
+class _KeptBoxes:
+    """Regions that must survive the halving as they are (half-open boxes), and the splits they force."""
+
+    def __init__(self, keep: np.ndarray | None, min_size: int) -> None:
+        r = np.zeros((0, 4), np.int64) if keep is None else np.asarray(keep, np.int64).reshape(-1, 4)
+        self.boxes = np.stack([r[:, 0], r[:, 2] + 1, r[:, 1], r[:, 3] + 1], axis=1)  # x0, x1, y0, y1
+        self.exact = set(map(tuple, self.boxes.tolist()))
+        self.min_size = min_size
+
+    def is_kept(self, box: Box) -> bool:
+        return box in self.exact
+
+    def inside(self, box: Box) -> np.ndarray:
+        x0, x1, y0, y1 = box
+        b = self.boxes
+        return b[(b[:, 0] >= x0) & (b[:, 1] <= x1) & (b[:, 2] >= y0) & (b[:, 3] <= y1)]
+
+    def holds(self, box: Box) -> bool:
+        """True when a kept box lies inside ``box`` without being it: ``box`` must be split."""
+        return bool(len(self.exact)) and not self.is_kept(box) and len(self.inside(box)) > 0
+
+    def _cuts(self, box: Box) -> tuple[bool, bool]:
+        """Whether splitting ``box`` along x (resp. y) leaves every kept box inside it whole."""
+        x0, x1, y0, y1 = box
+        b = self.inside(box)
+        xm, ym = x0 + (x1 - x0) // 2, y0 + (y1 - y0) // 2
+        return (not ((b[:, 0] < xm) & (b[:, 1] > xm)).any(), not ((b[:, 2] < ym) & (b[:, 3] > ym)).any())
+
+    def square_along_x(self, box: Box, rule: Callable[[Box], bool]) -> bool:
+        if not self.holds(box):
+            return rule(box)
+        x_ok, y_ok = self._cuts(box)
+        if x_ok and y_ok:
+            by_x, by_y = (sum(self.min_leaves(c) for c in self._children(box, a)) for a in (True, False))
+            return rule(box) if by_x == by_y else by_x < by_y
+        return x_ok
+
+    @staticmethod
+    def _children(box: Box, split_x: bool) -> tuple[Box, Box]:
+        x0, x1, y0, y1 = box
+        if split_x:
+            mid = x0 + (x1 - x0) // 2
+            return (x0, mid, y0, y1), (mid, x1, y0, y1)
+        mid = y0 + (y1 - y0) // 2
+        return (x0, x1, y0, mid), (x0, x1, mid, y1)
+
+    def min_leaves(self, box: Box) -> int:
+        if not self.holds(box):
+            return 1
+        bw, bh = box[1] - box[0], box[3] - box[2]
+        cuts = self._cuts(box)
+        options = [a for a in ((bw > bh,) if bw != bh else (True, False)) if cuts[0 if a else 1]]
+        counts = [sum(self.min_leaves(c) for c in self._children(box, a)) for a in options]
+        if not counts:
+            raise GPSTokenError("kept regions overlap or are not regions of the halving tree")
+        return min(counts)
 
 
 make_module_callable(__name__)

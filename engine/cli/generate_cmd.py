@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 
 from ..errors import GPSTokenError
@@ -21,7 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=1, help="number of images (default 1)")
     p.add_argument("--class", dest="label", type=int,
                    help="class id (default: image i gets class i mod the number of classes)")
-    p.add_argument("--layout", metavar="INIT", help="layout to use (token file .npz or [N,5] .npy); calibrated")
+    p.add_argument("--layout", metavar="SKETCH", help="layout or sketch to use (token file .npz or [K,5] .npy, any "
+                   "number of Gaussians K): each Gaussian a region of the halving approximates (box IoU >= 0.5) is "
+                   "kept as one token, the rest is filled by --sketch-fill, then calibrated")
+    p.add_argument("--sketch-fill", choices=("model", "density"), default="model",
+                   help="what fills the layout around a --layout sketch's kept tokens: the layout model "
+                        "(stage-1 inpainting around the sketch's outlines; default) or the sketch's outline density")
     p.add_argument("--keep", metavar="TOKENS.npz", help="token file whose tokens are partly kept (its layout is used)")
     p.add_argument("--keep-mask", metavar="MASK", help="which tokens of --keep to keep: .npy bool [T,N] or a mask "
                                                         "image (tokens centred on non-zero pixels)")
@@ -45,12 +51,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    import torch
 
     from ..generate import generate, load_generator
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
     from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
-    from ..generate.layout_files import load_keep_mask, load_layout
+    from ..generate.layout_files import load_keep_mask, load_layout, load_sketch
+    from ..generate.sketch import sketch_layout
     from ..io.images import save_image
     from ..io.tokenfile import TokenSet
     from ..models.token_files import partition_from_token_set
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     device = tokenizer.device
     texture = load_generator(args.texture_model or bundled_generator("texture"), args.texture_config, device)
     cfg = texture.config
-    layouts, layout_model, keep, cache = None, None, None, None
+    layouts, layout_model, keep, cache, sketch, fill_model = None, None, None, None, None, None
     if args.keep:
         ts = TokenSet.load(args.keep)
         if ts.tokens is None:
@@ -82,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         layout = partition_from_token_set(ts, ts.image_size, cfg.tile)
         layouts, keep = [layout], (ts.tokens, load_keep_mask(args.keep_mask, layout))
     elif args.layout:
-        layouts = [load_layout(args.layout, cfg.tile, cfg.min_size)]
+        sketch, grid, _ = load_sketch(args.layout, cfg.tile)
+        if grid != (1, 1):  # a layout of several tiles: each tile calibrated as it is
+            sketch, layouts = None, [load_layout(args.layout, cfg.tile, cfg.min_size)]
+        elif args.sketch_fill == "model" and not (args.layout_model and is_layout_cache(args.layout_model)):
+            fill_model = load_generator(args.layout_model or bundled_generator("layout"), None, device)
     elif args.layout_model and is_layout_cache(args.layout_model):
         cache = load_layout_cache(args.layout_model, cfg.tokens)
     else:
@@ -98,6 +110,13 @@ def run(args: argparse.Namespace) -> int:
             if cache is not None:  # the reference draws the cached layouts in order; we draw with the seed
                 g = cached_layout(cache, label, np.random.default_rng(args.seed + i))
                 layouts = [calibrated_layout(g, cfg.tokens, cfg.tile, cfg.min_size)]
+            if sketch is not None:
+                made = sketch_layout(sketch[0], cfg.tokens, cfg.tile, cfg.min_size, layout_model=fill_model,
+                                     label=label, generator=torch.Generator().manual_seed(args.seed + i),
+                                     method=args.layout_sampler, steps=args.layout_steps)
+                layouts = [made.layout]
+                if i == 0 and not args.quiet:
+                    print(f"{args.layout}: {made.summary()}", file=sys.stderr)
             result = generate(texture, tokenizer, label, 1, layouts, layout_model, args.sampler, args.steps,
                               args.cfg, tuple(args.guidance), args.layout_sampler, args.layout_steps,
                               args.seed + i, keep)[0]

@@ -17,7 +17,8 @@ from ..errors import GPSTokenError
 from ..partition import Partition
 from ..tokens import MX, MY
 from .generator import Generator
-from .latent import from_data
+from .inpaint import KeepTokens
+from .latent import from_data, to_data
 from .samplers import CancelFn, sample
 from .texture import check_labels
 
@@ -31,10 +32,12 @@ def sample_layouts(model: Generator, labels: np.ndarray | torch.Tensor | int, co
                    method: str = "ode", steps: int = 50, cfg_scale: float = 1.0,
                    guidance_interval: tuple[float, float] = (0.0, 1.0), generator: torch.Generator | None = None,
                    callback: Callable[[int, torch.Tensor], None] | None = None,
-                   cancel: CancelFn | None = None) -> tuple[np.ndarray, Calibration]:
+                   cancel: CancelFn | None = None,
+                   keep: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, Calibration]:
     """Raw predicted ``g_init [M,N,5]`` and their calibration (``regions [M,N,4]``, ``g_init [M,N,5]``).
 
-    ``labels``: one class id per layout, or one id for ``count`` layouts.
+    ``labels``: one class id per layout, or one id for ``count`` layouts. ``keep=(g_init [M,N,5],
+    mask [M,N])`` holds those tokens (stage-1 inpainting, as :class:`KeepTokens` does for textures).
     """
     cfg = model.config
     if cfg.kind != "layout":
@@ -47,9 +50,16 @@ def sample_layouts(model: Generator, labels: np.ndarray | torch.Tensor | int, co
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return model.velocity(x, t, y, cfg_scale=cfg_scale, guidance_interval=guidance_interval)
 
+    project = None
+    if keep is not None:
+        known, mask = (torch.as_tensor(np.asarray(a)) for a in keep)
+        if tuple(known.shape) != tuple(noise.shape) or tuple(mask.shape) != tuple(noise.shape[:2]):
+            raise GPSTokenError(f"kept layout tokens must be [{m},{cfg.tokens},5] with a mask [{m},{cfg.tokens}]")
+        kept = KeepTokens(to_data(cfg, known.to(noise.device)), mask.to(noise.device), noise)
+        velocity, project = kept.velocity(velocity), kept.project
     with torch.no_grad():
         raw = from_data(cfg, sample(velocity, noise, method, steps, generator=generator,
-                                    callback=callback, cancel=cancel))
+                                    callback=callback, cancel=cancel, project=project))
     raw = raw.cpu().numpy()
     return raw, calibrate(raw, tokens=cfg.tokens, size=(cfg.tile, cfg.tile), min_size=cfg.min_size)
 

@@ -17,23 +17,28 @@ def load_layout(path: str | os.PathLike, tile: int = 256, min_size: int = 8) -> 
     """A layout from a token file (its ``g_init``, any tiling) or a ``.npy`` array ``[N,>=5]`` /
     ``[1,N,>=5]`` of one tile, calibrated per tile into a valid partition with the same token count
     (a valid partition keeps its regions; a predicted or hand-made one is repaired)."""
-    p = Path(path)
-    if p.suffix.lower() == ".npy":
-        g = load_npy(p)
-        g = g[None] if g.ndim == 2 else g
-        if g.ndim != 3 or g.shape[0] != 1 or g.shape[-1] < 5 or g.dtype.kind not in "fiu":
-            raise GPSTokenError(f"{p.name}: a layout array must be numbers [N,5] (one tile), got {g.dtype} "
-                                f"{list(np.shape(g))}")
-        if not np.isfinite(g[..., :5]).all():
-            raise GPSTokenError(f"{p.name}: the layout holds NaN or infinite values")
-        grid, size = (1, 1), (tile, tile)
-    else:
-        ts = TokenSet.load(p)
-        if ts.tile not in (0, tile) or (ts.tile == 0 and tuple(ts.image_size) != (tile, tile)):
-            raise GPSTokenError(f"{p.name}: its tiles are not {tile}x{tile} px, which the generators need")
-        g, grid, size = ts.g_init, ts.tile_grid, ts.image_size
+    g, grid, size = load_sketch(path, tile)
     cal = calibrate(g[..., :5], tokens=int(g.shape[1]), size=(tile, tile), min_size=min_size)
     return partition_of_tiles(cal.regions, cal.g_init, grid, size, tile)
+
+
+def load_sketch(path: str | os.PathLike, tile: int = 256) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The Gaussians ``[T,K,>=5]`` of a token file (its ``g_init``) or a ``.npy`` array ``[K,>=5]`` /
+    ``[1,K,>=5]`` of one tile, with the tile grid and image size they cover."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        try:
+            g = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise GPSTokenError(f"{p.name}: not a readable .npy array ({type(exc).__name__})") from None
+        g = g[None] if g.ndim == 2 else g
+        if g.ndim != 3 or g.shape[0] != 1 or g.shape[-1] < 5:
+            raise GPSTokenError(f"{p.name}: a layout array must be [N,5] (one tile), got {list(np.shape(g))}")
+        return g, (1, 1), (tile, tile)
+    ts = TokenSet.load(p)
+    if ts.tile not in (0, tile) or (ts.tile == 0 and tuple(ts.image_size) != (tile, tile)):
+        raise GPSTokenError(f"{p.name}: its tiles are not {tile}x{tile} px, which the generators need")
+    return ts.g_init, ts.tile_grid, ts.image_size
 
 
 def partition_of_tiles(regions: np.ndarray, g_init: np.ndarray, tile_grid: tuple[int, int],
