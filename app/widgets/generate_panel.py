@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSpinBox, QVBoxLayout, QWidget)
 
 from gpstoken.errors import GPSTokenError
+from gpstoken.generate.model_sets import bundled_set_names, load_model_set
 from gpstoken.generate.samplers import METHODS
 from gpstoken_studio.engines.generation import (Candidate, GenerationSettings, Generators, Preview,
                                                 match_rows)
@@ -34,6 +35,7 @@ GENERATE, SAMPLE_LAYOUT = "generate", "sample-layout"
 BLANK_GREY = 128
 THUMB = 96
 SAFETENSORS = "Generator files (*.safetensors);;All files (*)"
+TINY_SET = "tiny"  # the bundled generators of the default tokenizer
 
 
 def to_pixmap(image: np.ndarray, side: int = THUMB) -> QPixmap:
@@ -77,12 +79,16 @@ class GeneratePanel(QWidget):
         load_texture, load_layout = QPushButton("Load…"), QPushButton("Load…")
         load_texture.clicked.connect(self.ask_texture)
         load_layout.clicked.connect(self.ask_layout)
+        self.model_set = QComboBox()
+        self.model_set.addItems([TINY_SET, *bundled_set_names()])
+        self.model_set.setToolTip(f"{TINY_SET}: the default tokenizer's generators; the others bring their own "
+                                  "tokenizer and class names")
         bundled = QPushButton("Use bundled models")
-        bundled.clicked.connect(lambda: self.load_models())
+        bundled.clicked.connect(lambda: self.use_set(self.model_set.currentText()))
         models = QFormLayout()
         models.addRow("Texture", self._row(self.texture_label, load_texture))
         models.addRow("Layout", self._row(self.layout_label, load_layout))
-        models.addRow(bundled)
+        models.addRow(self._row(self.model_set, bundled))
 
         self.blank = QPushButton("New blank layout")
         self.blank.clicked.connect(self.new_blank)
@@ -178,22 +184,41 @@ class GeneratePanel(QWidget):
 
     # --- models ---------------------------------------------------------------------------------
 
-    def load_models(self, texture: str | None = None, texture_config: str | None = None,
-                    layout: str | None = None) -> bool:
-        """Use these generator files (None: the bundled ones); an official texture file needs its YAML."""
+    def use_set(self, name: str) -> bool:
+        """Use a bundled model set: ``tiny`` (the default tokenizer's generators) or one with its own
+        tokenizer and class names (``emoji``)."""
+        if name == TINY_SET:
+            return self.load_models()
         try:
-            gens = Generators(texture, texture_config, layout, self.window.model_path, self.window.config_path)
+            model_set = load_model_set(name)
+        except GPSTokenError as exc:
+            self.say(f"Cannot load the generators: {exc}")
+            return False
+        return self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
+                                str(model_set.file("tokenizer")), model_set.classes)
+
+    def load_models(self, texture: str | None = None, texture_config: str | None = None,
+                    layout: str | None = None, tokenizer: str | None = None,
+                    classes: tuple[str, ...] | None = None) -> bool:
+        """Use these generator files (None: the bundled ones); an official texture file needs its YAML.
+        ``tokenizer``: the tokenizer the texture model belongs to (default: the editor's model)."""
+        try:
+            gens = Generators(texture, texture_config, layout, tokenizer or self.window.model_path,
+                              None if tokenizer else self.window.config_path)
         except GPSTokenError as exc:
             self.say(f"Cannot load the generators: {exc}")
             return False
         self.generators = gens
-        self.paths = {"texture": texture, "texture_config": texture_config, "layout": layout}
+        self.paths = {"texture": texture, "texture_config": texture_config, "layout": layout,
+                      "tokenizer": tokenizer, "classes": classes}
         self.texture_label.setText(f"{gens.texture_path.name} ({gens.tokens} tokens, "
                                    f"{gens.config.texture_channels} channels)")
         self.layout_label.setText(gens.layout_path.name)
         self.label.clear()
         if gens.num_classes == 1:
             self.label.addItem("unconditional")
+        elif classes is not None and len(classes) == gens.num_classes:
+            self.label.addItems(list(classes))
         else:
             self.label.addItems([f"class {i}" for i in range(gens.num_classes)])
         self.say(f"Generators ready: {gens.texture_path.name}, {gens.layout_path.name}")
@@ -221,7 +246,8 @@ class GeneratePanel(QWidget):
                                               "Layout generators and caches (*.safetensors *.pickle *.pkl);;"
                                               "All files (*)")
         if path:
-            self.load_models(self.paths["texture"], self.paths["texture_config"], path)
+            self.load_models(self.paths["texture"], self.paths["texture_config"], path, self.paths["tokenizer"],
+                             self.paths["classes"])
 
     # --- layouts --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's)")
     p.add_argument("--size", type=int, default=256, help="image side after resize and centre crop (default 256)")
+    p.add_argument("--min-size", type=int, default=8, help="smallest region side of the partition (default 8)")
     return p
 
 
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
     if args.size < 8:
         raise GPSTokenError(f"--size must be >= 8, got {args.size}")
+    if args.min_size < 1:
+        raise GPSTokenError(f"--min-size must be >= 1, got {args.min_size}")
     model = load_model(args)
     with progress(0, "img", args.quiet) as bar:
         def report(done: int, total: int) -> None:
@@ -37,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report)
+        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report, args.min_size)
     print(json.dumps({"files": len(index["files"]), "skipped": index["skipped"], "classes": index["classes"]}))
     return 0

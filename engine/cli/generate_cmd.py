@@ -20,8 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_model_options(p, model_required=False)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--num", type=int, default=1, help="number of images (default 1)")
-    p.add_argument("--class", dest="label", type=int,
-                   help="class id (default: image i gets class i mod the number of classes)")
+    p.add_argument("--class", dest="label",
+                   help="class id, or a class name of the --models set (default: image i gets class i mod the "
+                        "number of classes)")
+    p.add_argument("--models", metavar="SET", help="a bundled model set (emoji) or a folder with tokenizer, layout "
+                   "and texture .safetensors (+ classes.json); --model/--layout-model/--texture-model override "
+                   "its files (default: the bundled tiny models)")
     p.add_argument("--layout", metavar="SKETCH", help="layout or sketch to use (token file .npz or [K,5] .npy, any "
                    "number of Gaussians K): each Gaussian a region of the halving approximates (box IoU >= 0.5) is "
                    "kept as one token, the rest is filled by --sketch-fill, then calibrated")
@@ -57,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
     from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
+    from ..generate.model_sets import class_id, load_model_set
     from ..generate.layout_files import load_keep_mask, load_layout, load_sketch
     from ..generate.sketch import sketch_layout
     from ..io.images import save_image
@@ -75,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise GPSTokenError("--keep and --keep-mask go together")
     if args.keep and args.layout:
         raise GPSTokenError("--keep brings its own layout: drop --layout")
+    model_set = load_model_set(args.models) if args.models else None
+    if model_set is not None:
+        args.model = args.model or str(model_set.file("tokenizer"))
+        args.layout_model = args.layout_model or str(model_set.file("layout"))
+        args.texture_model = args.texture_model or str(model_set.file("texture"))
     tokenizer = load_model(args)
     device = tokenizer.device
     texture = load_generator(args.texture_model or bundled_generator("texture"), args.texture_config, device)
@@ -99,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         cache = load_layout_cache(args.layout_model, cfg.tokens)
     else:
         layout_model = load_generator(args.layout_model or bundled_generator("layout"), None, device)
+    if args.label is not None:
+        args.label = class_id(args.label, model_set)
     labels = [args.label] * args.num if args.label is not None else [i % cfg.num_classes for i in range(args.num)]
     if args.label is not None and not 0 <= args.label < cfg.num_classes:
         raise GPSTokenError(f"--class {args.label} is out of range: the texture generator knows classes "

@@ -12,6 +12,8 @@ def add_layout_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentPar
     p.add_argument("--data", help="image folder (sub-folders = classes) or list file")
     p.add_argument("--examples", type=int, default=2000, help="augmented crops to partition (default 2000)")
     p.add_argument("--tokens", type=int, help="tokens per tile (default: the preset's)")
+    p.add_argument("--min-crop", type=float, default=0.5,
+                   help="smallest random crop as a fraction of the shorter side (default 0.5)")
     _add_common(p, "layout-tiny")
     return p
 
@@ -45,7 +47,7 @@ def _add_common(p: argparse.ArgumentParser, default_preset: str) -> None:
 
 
 def run_layout(args: argparse.Namespace) -> int:
-    return _run(args, "layout", {"examples": args.examples})
+    return _run(args, "layout", {"examples": args.examples, "min_crop": args.min_crop})
 
 
 def run_texture(args: argparse.Namespace) -> int:

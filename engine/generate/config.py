@@ -130,11 +130,19 @@ PRESETS: dict[str, GeneratorConfig] = {
                                    num_heads=4, num_classes=1, learn_sigma=False, name="layout-tiny"),
     "texture-tiny": GeneratorConfig(kind="texture", in_channels=21, depth=4, hidden_size=128, num_heads=4,
                                     num_classes=1, learn_sigma=False, name="texture-tiny"),
+    # The bundled emoji set: 64 tokens of a 64-px tile (regions down to 4 px), the nine emoji groups.
+    "layout-emoji": GeneratorConfig(kind="layout", tokens=64, in_channels=5, cond_channels=0, depth=4,
+                                    hidden_size=96, num_heads=4, num_classes=9, learn_sigma=False, tile=64,
+                                    min_size=4, name="layout-emoji"),
+    "texture-emoji": GeneratorConfig(kind="texture", tokens=64, in_channels=21, depth=6, hidden_size=192,
+                                     num_heads=6, num_classes=9, learn_sigma=False, tile=64, min_size=4,
+                                     name="texture-emoji"),
 }
 
 
 def preset(name: str) -> GeneratorConfig:
-    """A named generator shape: ``texture-xl``, ``layout-s``, ``layout-tiny``, ``texture-tiny``."""
+    """A named generator shape: ``texture-xl``, ``layout-s``, ``layout-tiny``, ``texture-tiny``,
+    ``layout-emoji``, ``texture-emoji``."""
     return named(PRESETS, name, "generator preset", CheckpointError)
 
 

@@ -63,15 +63,16 @@ def load_readable(files: list[Path], labels: list[int]) -> tuple[list[np.ndarray
     return images, kept
 
 
-def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | None = None) -> np.ndarray:
+def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | None = None,
+                 min_crop: float = 0.5) -> np.ndarray:
     """The reference's preprocessing: shorter side to ``size``, centre crop. With ``rng``: a random
-    crop of 50-100 % of the shorter side, a random horizontal flip (augmentation)."""
+    crop of ``min_crop``-100 % of the shorter side, a random horizontal flip (augmentation)."""
     h, w = image.shape[:2]
     side = min(h, w)
     if rng is None:
         y0, x0 = (h - side) // 2, (w - side) // 2
     else:
-        side = max(MIN_SIDE, int(side * rng.uniform(0.5, 1.0)))
+        side = max(MIN_SIDE, int(side * rng.uniform(min_crop, 1.0)))
         y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     crop = image[y0:y0 + side, x0:x0 + side]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
@@ -82,10 +83,12 @@ def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | 
 
 
 def layout_examples(source: str | os.PathLike, tokens: int, count: int | None = None, size: int = 256,
-                    lam: float = 2.5, min_size: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                    lam: float = 2.5, min_size: int = 8, seed: int = 0,
+                    min_crop: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``g_init [D,N,5]`` (canonical order) of partitions of the images of ``source`` and their class ids.
 
-    ``count=None``: one centre crop per image; otherwise ``count`` random augmented crops.
+    ``count=None``: one centre crop per image; otherwise ``count`` random augmented crops (``min_crop``
+    to 100 % of the shorter side, random flips).
     """
     files, labels, names = list_images(source)
     images, labels = load_readable(files, labels)
@@ -93,7 +96,8 @@ def layout_examples(source: str | os.PathLike, tokens: int, count: int | None = 
     picks = range(len(images)) if count is None else rng.integers(0, len(images), size=count)
     g_all, y_all = [], []
     for i in picks:
-        g = partition(square_image(images[i], size, rng), tokens, lam=lam, min_size=min_size, tile=size).g_init
+        g = partition(square_image(images[i], size, rng, min_crop), tokens, lam=lam, min_size=min_size,
+                      tile=size).g_init
         g_all.append(g[canonical_order(g)])
         y_all.append(labels[i])
     return np.stack(g_all).astype(np.float32), np.asarray(y_all, dtype=np.int64), names
@@ -103,13 +107,14 @@ INDEX_FILE = "index.json"
 
 
 def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike, tokens_per_tile: int | None = None,
-                   size: int = 256, progress=None) -> dict:
-    """Encode every image of ``source`` (shorter side to ``size``, centre crop) into ``out/<name>.npz``
-    token files and write ``out/index.json`` (files, class ids, class names, tokenizer config)."""
+                   size: int = 256, progress=None, min_size: int = 8) -> dict:
+    """Encode every image of ``source`` (shorter side to ``size``, centre crop; entropy partition with
+    regions of at least ``min_size`` px) into ``out/<name>.npz`` token files and write
+    ``out/index.json`` (files, class ids, class names, tokenizer config)."""
     import json
 
     from ..io.atomic import atomic_path
-    from ..models.pipeline import encode_image
+    from ..models.pipeline import encode_image, partition_image
     from ..models.token_files import token_set_from_partition
 
     files, labels, names = list_images(source)
@@ -122,7 +127,8 @@ def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike,
         except ImageError:
             skipped += 1
             continue
-        layout, tokens = encode_image(tokenizer, image, tokens_per_tile=tokens_per_tile)
+        layout, tokens = encode_image(tokenizer, image, partition_image(tokenizer, image, tokens_per_tile,
+                                                                        min_size=min_size))
         if root.is_dir():
             name = "__".join(path.relative_to(root).with_suffix("").parts) + ".npz"
         else:  # list files may name equal file names in different folders

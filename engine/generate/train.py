@@ -56,6 +56,7 @@ class GenTrainConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     examples: int = 2000  # layout: augmented crops to partition
+    min_crop: float = 0.5  # layout: smallest random crop, as a fraction of the shorter side
     init: str = ""  # start from this generator file's weights (same shape; fine-tuning)
     ema_beta: float = 0.999
     ema_update_after: int = 100
@@ -70,6 +71,8 @@ class GenTrainConfig:
         check_fields(self, "generator training config", GPSTokenError, BOUNDS)
         if min(self.steps, self.batch, self.examples, self.sample_every, self.sample_count) < 1 or self.lr <= 0:
             raise GPSTokenError("steps, batch, examples, sample_every, sample_count must be >= 1 and lr > 0")
+        if not 0 < self.min_crop <= 1:
+            raise GPSTokenError(f"generator training config: min_crop must be in (0, 1], got {self.min_crop}")
         if self.ema_beta >= 1:
             raise GPSTokenError(f"generator training config: ema_beta must be < 1, got {self.ema_beta}")
 
@@ -111,7 +114,7 @@ def prepare_data(cfg: GenTrainConfig) -> tuple[GeneratorConfig, dict[str, np.nda
     mcfg = cfg.model_config
     if mcfg.kind == "layout":
         g, labels, names = layout_examples(cfg.data, mcfg.tokens, cfg.examples, mcfg.tile, min_size=mcfg.min_size,
-                                           seed=cfg.seed)
+                                           seed=cfg.seed, min_crop=cfg.min_crop)
         arrays = {"g_init": g, "labels": labels}
         means, stds = channel_statistics(g)
     else:

@@ -1,0 +1,110 @@
+"""Model sets (tokenizer + layout + texture + class names) and ``gpstoken generate --models``, on a
+32-px micro set: the whole pipeline at a tile size other than 256."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from gpstoken.cli import main
+from gpstoken.errors import GPSTokenError
+from gpstoken.generate import Generator, preset, save_generator
+from gpstoken.generate.model_sets import STAGE_FILES, class_id, load_model_set
+from gpstoken.io.images import load_image
+from gpstoken.io.tokenfile import TokenSet
+from gpstoken.models import GPSTokenizer, save_tokenizer
+from gpstoken.train.config import TRAIN_PRESETS
+
+torch.set_num_threads(1)
+CLASSES = ["Cats", "Dogs", "Food & Drink"]
+TILE, TOKENS = 32, 16
+
+
+def _generator(name, **changes):
+    torch.manual_seed(0)
+    model = Generator(preset(name).replace(depth=1, hidden_size=32, num_heads=2, num_classes=len(CLASSES),
+                                           tokens=TOKENS, tile=TILE, min_size=4, **changes))
+    with torch.no_grad():  # SiT zero-initialises its output layer
+        for p in model.parameters():
+            if p.abs().max() == 0:
+                p.normal_(0, 0.02)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("micro_set")
+    torch.manual_seed(0)
+    tokenizer = GPSTokenizer(TRAIN_PRESETS["micro"].model_config).eval()
+    assert tokenizer.config.tile_size == TILE and tokenizer.config.gps_num == TOKENS
+    save_tokenizer(tokenizer, folder / STAGE_FILES["tokenizer"])
+    save_generator(_generator("layout-tiny"), folder / STAGE_FILES["layout"])
+    texture = _generator("texture-tiny", in_channels=5 + tokenizer.config.gps_c,
+                         stds=(0.01,) * 5 + (1.0,) * tokenizer.config.gps_c,
+                         means=(0.0,) * (5 + tokenizer.config.gps_c))
+    save_generator(texture, folder / STAGE_FILES["texture"])
+    (folder / "classes.json").write_text(json.dumps(CLASSES))
+    return folder
+
+
+def test_class_by_name_is_case_insensitive_and_by_index(model_set):
+    ms = load_model_set(model_set)
+    assert ms.classes == tuple(CLASSES)
+    assert ms.class_index("food & drink") == 2
+    assert ms.class_index("1") == 1
+    assert class_id(" 0 ", None) == 0
+
+
+def test_unknown_class_lists_the_valid_ones(model_set):
+    ms = load_model_set(model_set)
+    with pytest.raises(GPSTokenError, match=r"unknown class 'Birds'.*0 'Cats', 1 'Dogs', 2 'Food & Drink'"):
+        ms.class_index("Birds")
+    with pytest.raises(GPSTokenError, match="unknown class '3'"):
+        ms.class_index(3)
+    with pytest.raises(GPSTokenError, match="class names need --models"):
+        class_id("Cats", None)
+
+
+def test_a_folder_missing_a_stage_is_one_line(model_set, tmp_path):
+    for name in ("tokenizer", "texture"):
+        (tmp_path / STAGE_FILES[name]).write_bytes((model_set / STAGE_FILES[name]).read_bytes())
+    with pytest.raises(GPSTokenError, match="lacks layout.safetensors"):
+        load_model_set(tmp_path)
+    with pytest.raises(GPSTokenError, match="not a bundled set"):
+        load_model_set(tmp_path / "nowhere")
+
+
+def test_class_names_default_to_numbers_and_must_match_the_class_count(model_set, tmp_path):
+    for name in STAGE_FILES.values():
+        (tmp_path / name).write_bytes((model_set / name).read_bytes())
+    assert load_model_set(tmp_path).classes == ("class 0", "class 1", "class 2")
+    (tmp_path / "classes.json").write_text(json.dumps(["a", "b"]))
+    with pytest.raises(GPSTokenError, match="names 2 classes; the texture generator has 3"):
+        load_model_set(tmp_path)
+    (tmp_path / "classes.json").write_text("{not json")
+    with pytest.raises(GPSTokenError, match="not a readable JSON list"):
+        load_model_set(tmp_path)
+
+
+def test_cli_generate_with_a_model_set_and_a_class_name(model_set, tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["generate", "--models", str(model_set), "--class", "dogs", "--num", "2", "--out", str(out),
+                 "--quiet", "--sampler", "euler", "--steps", "3", "--layout-sampler", "euler",
+                 "--layout-steps", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["images"] == 2
+    image = load_image(out / "000001.png")
+    assert image.shape == (TILE, TILE, 3)
+    ts = TokenSet.load(out / "000001.npz")
+    assert ts.tokens.shape == (1, TOKENS, 5 + 4) and ts.tile == TILE
+    assert np.isfinite(ts.tokens).all()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--class", "Birds"], "unknown class 'Birds' for the micro_set"),
+    (["--class", "Cats", "--models", "nowhere_at_all"], "not a bundled set"),
+])
+def test_cli_bad_class_or_set_is_one_line_with_status_2(model_set, tmp_path, capsys, extra, message):
+    args = ["generate", "--models", str(model_set), "--num", "1", "--out", str(tmp_path / "o"), "--quiet", *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "000000.png").exists()
