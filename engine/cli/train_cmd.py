@@ -47,6 +47,8 @@ def add_tokenizer_parser(kinds: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--crop", type=int, help="training crop side (default: the config's)")
     p.add_argument("--init", choices=("adaptive", "grid"), help="initial layout: entropy partition or uniform grid")
+    p.add_argument("--weights", metavar="MODEL", help="a new run starts from this model's weights (fine-tuning; "
+                                                      "same architecture)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out at its last checkpoint")
     p.add_argument("--extend", type=int, default=0, help="add N steps to the run's total (implies --resume "
                                                          "when --out holds a run)")
@@ -72,7 +74,8 @@ def run_tokenizer(args: argparse.Namespace) -> int:
 
         cfg = saved_config(Path(args.out)).replace(**overrides)
     spec = RunSpec(out=Path(args.out), config=cfg, data=args.data, heldout=args.heldout, resume=resume,
-                   steps=args.steps, extend=args.extend, device=args.device, workers=args.workers)
+                   steps=args.steps, extend=args.extend, device=args.device, workers=args.workers,
+                   weights=args.weights)
     summary = train_tokenizer(spec, on_event=_print_event)
     print(json.dumps(summary))
     return 0

@@ -48,6 +48,7 @@ class RunSpec:
     extend: int = 0
     device: str | None = None
     workers: int = 0
+    weights: str | None = None  # a new run starts from this model file's weights (fine-tuning)
 
 
 def resolve_run(spec: RunSpec) -> tuple[TrainConfig, dict[str, Any], int]:
@@ -60,7 +61,10 @@ def resolve_run(spec: RunSpec) -> tuple[TrainConfig, dict[str, Any], int]:
         if spec.config is None or spec.data is None:
             raise GPSTokenError("a new run needs --config and --data")
         cfg = spec.config.replace(steps=spec.steps) if spec.steps else spec.config
-        return cfg.replace(steps=cfg.steps + spec.extend), {"data": spec.data, "heldout": spec.heldout}, 0
+        sources = {"data": spec.data, "heldout": spec.heldout}
+        if spec.weights:
+            sources["weights"] = str(spec.weights)
+        return cfg.replace(steps=cfg.steps + spec.extend), sources, 0
     if not cfg_path.is_file():
         raise GPSTokenError(f"nothing to resume: {out} holds no {CONFIG_FILE}")
     saved = saved_config(out)
@@ -140,6 +144,8 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         self.train_cfg = cfg.train_model_config()
         self.model = GPSTokenizer(self.train_cfg).to(self.device)
+        if not self.start and self.sources.get("weights"):
+            self._load_weights(self.sources["weights"])
         self.loss = TokenizerLoss(cfg.perceptual_weight, cfg.disc_start, cfg.disc_weight).to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.disc_opt = torch.optim.Adam(self.loss.discriminator.parameters(), lr=cfg.lr, betas=cfg.betas)
@@ -155,6 +161,17 @@ class Trainer:
         else:
             self.ddp = self.model
         self._prepare_heldout()
+
+    def _load_weights(self, path: str) -> None:
+        """Start from a model file's weights; its architecture must match the run's (the layout of
+        the render grid and the token count may differ: the weights do not depend on them)."""
+        from ..models import load_tokenizer
+
+        source = load_tokenizer(path, device="cpu")
+        try:
+            self.model.load_state_dict(source.state_dict())
+        except RuntimeError:
+            raise GPSTokenError(f"{path}: its weights do not fit the {self.cfg.model_config.name} model of this run") from None
 
     def _prepare_heldout(self) -> None:
         """Fixed evaluation tiles (shortest side to max(resize, tile), centre crop) and their layouts."""

@@ -1,0 +1,41 @@
+"""Fine-tuning: a new training run can start from a model file's weights (``--weights``)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from gpstoken.errors import GPSTokenError
+from gpstoken.models import load_tokenizer
+from gpstoken.train import train_tokenizer
+from train_helpers import make_images, micro, spec
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_images(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data):
+    run = tmp_path_factory.mktemp("source") / "run"
+    train_tokenizer(spec(run, data))
+    return run / "model.safetensors"
+
+
+def test_a_run_started_from_weights_begins_at_those_weights(tmp_path, data, trained):
+    # One step at a negligible learning rate: the exported EMA (a copy during warm-up) is the source model.
+    train_tokenizer(spec(tmp_path / "ft", data, micro(lr=1e-12, steps=1), weights=str(trained)))
+    source = load_tokenizer(trained).state_dict()
+    tuned = load_tokenizer(tmp_path / "ft" / "model.safetensors").state_dict()
+    assert all(torch.allclose(tuned[k], v, atol=1e-8) for k, v in source.items())
+    train_tokenizer(spec(tmp_path / "scratch", data, micro(lr=1e-12, steps=1)))
+    scratch = load_tokenizer(tmp_path / "scratch" / "model.safetensors").state_dict()
+    assert not all(torch.allclose(scratch[k], v, atol=1e-4) for k, v in source.items())
+
+
+def test_weights_of_another_architecture_are_refused_in_one_line(tmp_path, data, trained):
+    other = micro(model={**micro().model, "gps_c": 8, "z_channels": 8})
+    with pytest.raises(GPSTokenError, match="do not fit") as info:
+        train_tokenizer(spec(tmp_path / "ft", data, other, weights=str(trained)))
+    assert "\n" not in str(info.value)
