@@ -34,13 +34,13 @@ from ._callable_module import make_module_callable
 from .errors import GPSTokenError
 from .fit_init import InitSpec, Layout, make_layout
 from .fit_options import FREEZE_MODES, FitOptions  # noqa: F401 (re-exported)
+from .geometry_params import GeometryParams
 from .io.images import image_to_tensor, tensor_to_image
 from .io.tokenfile import TokenSet
 from .settings import default_device
-from .tokens import GEOMETRY_CHANNELS, MX, MY, RHO, RHO_MAX, SIGMA_MAX, SIGMA_MIN, SX, SY, check_gaussians
+from .tokens import GEOMETRY_CHANNELS, SX, SY, check_gaussians
 
 COLOUR_CHANNELS = 3
-MU_MAX = 1.0 - 1e-6
 PSNR_CAP = 100.0  # dB for a perfect match, so histories stay finite (and JSON-friendly)
 
 Progress = Callable[[int, float, float], None]
@@ -177,21 +177,17 @@ class _Problem:
         return cls(layout, opts, device, target.to(device), wmap.to(device), float(wmap.sum()),
                    g_init.to(device), lock[:, None].to(device), g_init[:, [SX, SY]].clamp_min(1e-4).to(device))
 
-    # --- parameterisation -----------------------------------------------------------------------
+    # --- parameterisation (gpstoken.geometry_params) --------------------------------------------
+
+    @property
+    def params(self) -> GeometryParams:
+        return GeometryParams(self.mu_scale, self.geometry_locked)
 
     def encode_geometry(self, g: torch.Tensor) -> torch.Tensor:
-        sig = g[:, [SX, SY]].clamp(SIGMA_MIN, SIGMA_MAX)
-        rho = g[:, [RHO]].clamp(-RHO_MAX, RHO_MAX)
-        mu = g[:, [MX, MY]].clamp(-MU_MAX, MU_MAX)
-        return torch.cat([torch.logit(sig), torch.atanh(rho), torch.atanh(mu) / self.mu_scale], dim=1)
+        return self.params.encode(g)
 
     def decode_geometry(self, p: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
-        g = torch.cat([
-            torch.sigmoid(p[:, 0:2]).clamp(SIGMA_MIN, SIGMA_MAX),
-            torch.tanh(p[:, 2:3]).clamp(-RHO_MAX, RHO_MAX),
-            torch.tanh(p[:, 3:5] * self.mu_scale),
-        ], dim=1)
-        return torch.where(self.geometry_locked, fixed, g)
+        return self.params.decode(p, fixed)
 
     # --- rendering and loss ---------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import GPSTokenError
 from ..io.atomic import check_output_file
 from .model_options import SIZE_POLICY, add_model_options, load_model, precision, progress
+from .refine_options import add_refine_option, check_refine, refine_tokens
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's, or the --init file's)")
     p.add_argument("--init", metavar="INIT.npz", help="take g_init/regions from this token file instead of partitioning")
     p.add_argument("--out", required=True, metavar="TOKENS.npz", help="output token file")
+    add_refine_option(p)
     return p
 
 
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out, "--out", (".npz",))
     if args.tokens is not None and args.tokens < 1:
         raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
+    check_refine(args)
     model = load_model(args)
     image = load_image(args.image)
     layout = None
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if args.tokens is not None and args.tokens != layout.tokens_per_tile:
             raise GPSTokenError(f"--tokens {args.tokens} disagrees with {Path(args.init).name} "
                                 f"({layout.tokens_per_tile} tokens per tile)")
-    with progress(2, "step", args.quiet) as bar:
+    with progress(3 if args.refine else 2, "step", args.quiet) as bar:
         if layout is None:
             bar.set_description("partition")
             layout = partition_image(model, image, args.tokens)
@@ -52,5 +55,10 @@ def run(args: argparse.Namespace) -> int:
         bar.set_description(f"encode {layout.tile_grid[0] * layout.tile_grid[1]} tile(s)")
         layout, tokens = encode_image(model, image, layout, precision=precision(args))
         bar.update()
+        if args.refine:
+            bar.set_description("refine")
+            tokens, _ = refine_tokens(model, image, tokens, layout.tile_grid, args,
+                                      lambda s: bar.set_postfix_str(f"step {s.step}: {s.psnr:.2f} dB"))
+            bar.update()
     token_set_from_partition(layout, tokens).save(args.out)
     return 0

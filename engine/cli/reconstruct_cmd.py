@@ -12,6 +12,7 @@ from ..errors import GPSTokenError
 from ..io.atomic import atomic_path, check_output_dir
 from .model_options import (IMAGE_SUFFIXES, SIZE_POLICY, add_model_options, check_json_output, check_output,
                             json_number, load_model, model_path, precision, progress, write_recon)
+from .refine_options import add_refine_option, check_refine, refine_facts, refine_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="grey image of the image's size; pixels > 127 are the region for the *_mask metrics")
     p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's)")
     p.add_argument("--mode", choices=DECODE_MODES, default=None, help="decode mode (default: the model's rule)")
+    add_refine_option(p)
     return p
 
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tokens is not None and args.tokens < 1:
         raise GPSTokenError(f"--tokens must be >= 1, got {args.tokens}")
+    check_refine(args)
     jobs = plan_outputs(Path(args.input), Path(args.out))
     check_json_output(args.json)
     mask = None if args.mask is None else load_mask(args.mask)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                     bar.update(i - bar.n)
                     bar.set_description(name)
 
-            recon, facts = reconstruct_image(model, image, args, stage)
+            recon, facts = reconstruct_image(model, image, args, stage, mask)
             write_recon(target, recon)
             metrics.append(report(image, recon, mask))
             per_image[source.name] = metrics[-1] | facts
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         if folder:
             doc = {"images": per_image, "mean": mean_metrics(metrics), "reconstruct": run_facts}
+            if args.refine:
+                doc["mean_before_refine"] = mean_metrics([m["refine"]["before"] for m in per_image.values()])
         else:
             doc = metrics[0] | {"reconstruct": run_facts | {"image": Path(args.input).name} | facts}
         write_json(args.json, doc)
@@ -124,9 +129,10 @@ def load_mask(path: str) -> np.ndarray:
 
 
 def reconstruct_image(model: GPSTokenizer, image: np.ndarray, args: argparse.Namespace,
-                      stage: Callable[[int, str], object]) -> tuple[np.ndarray, dict]:
-    """Partition, encode, decode one image; ``stage(index, name)`` announces each step.
-    Returns the raw reconstruction ``[3,H,W]`` (cropped to the image) and facts for the report."""
+                      stage: Callable[[int, str], object], mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Partition, encode, (refine,) decode one image; ``stage(index, name)`` announces each step.
+    Returns the raw reconstruction ``[3,H,W]`` (cropped to the image) and facts for the report; with
+    ``--refine`` the facts hold the metrics before and after refinement."""
     from ..models.pipeline import decode_tokens, encode_image, partition_image
 
     prec = precision(args)
@@ -139,6 +145,14 @@ def reconstruct_image(model: GPSTokenizer, image: np.ndarray, args: argparse.Nam
     recon = decode_tokens(model, tokens, layout.tile_grid, layout.image_size, mode, prec)
     facts = {"width": image.shape[1], "height": image.shape[0], "tokens_per_tile": layout.tokens_per_tile,
              "tokens": int(tokens.shape[0] * tokens.shape[1]), "tile_grid": list(layout.tile_grid), "mode": mode}
+    if args.refine:
+        stage(2, "refine")
+        tokens, result = refine_tokens(model, image, tokens, layout.tile_grid, args,
+                                       lambda s: stage(2, f"refine step {s.step}: {s.psnr:.2f} dB"))
+        before, recon = recon, decode_tokens(model, tokens, layout.tile_grid, layout.image_size, "merged", prec)
+        facts["mode"] = "merged"
+        facts["refine"] = refine_facts(result) | {"before": report(image, before, mask),
+                                                  "after": report(image, recon, mask)}
     return recon, facts
 
 

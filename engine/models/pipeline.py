@@ -39,11 +39,16 @@ class Reconstruction:
 @contextlib.contextmanager
 def inference_context(device: torch.device, precision: str = "auto") -> Iterator[None]:
     """``torch.inference_mode`` plus bf16 autocast where ``precision`` asks for it."""
+    with torch.inference_mode(), autocast_context(device, precision):
+        yield
+
+
+def autocast_context(device: torch.device, precision: str = "auto") -> torch.autocast:
+    """bf16 autocast where ``precision`` asks for it ("auto": on CUDA), else a disabled autocast."""
     if precision not in PRECISIONS:
         raise GPSTokenError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        yield
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
