@@ -22,11 +22,11 @@ from gpstoken.tokens import g_init_from_regions
 
 SIZE = (256, 256)
 CHANNELS = 16
-REGION_SHAPES = {128: (16, 32), 1024: (8, 8), 4096: (4, 4)}  # tokens -> region (height, width) px
+REGION_SHAPES = {128: (16, 32), 1024: (8, 8), 4096: (4, 4), 16384: (2, 2)}  # tokens -> region (height, width) px
 
 
-def partition_like_tokens(count: int, seed: int = 0) -> torch.Tensor:
-    """``[1, count, 5+16]``: g_init of a regular region grid on a 256 tile, rho in +-0.5, small jitter."""
+def partition_like_tokens(count: int, seed: int = 0, channels: int = CHANNELS) -> torch.Tensor:
+    """``[1, count, 5+channels]``: g_init of a regular region grid on a 256 tile, rho in +-0.5, small jitter."""
     rng = np.random.default_rng(seed)
     rh, rw = REGION_SHAPES[count]
     y0, x0 = np.meshgrid(np.arange(0, 256, rh), np.arange(0, 256, rw), indexing="ij")
@@ -35,7 +35,7 @@ def partition_like_tokens(count: int, seed: int = 0) -> torch.Tensor:
     g[:, 0:2] *= np.exp(rng.normal(0, 0.1, (count, 2)))
     g[:, 3:5] += rng.uniform(-0.25, 0.25, (count, 2)) * g[:, 0:2]
     g[:, 2] = rng.uniform(-0.5, 0.5, count)
-    colours = rng.normal(0, 1, (count, CHANNELS))
+    colours = rng.normal(0, 1, (count, channels))
     return torch.from_numpy(np.concatenate([g, colours], axis=1)[None].astype(np.float32))
 
 

@@ -23,6 +23,7 @@ from gpstoken.render import _choose, render, render_tiles  # noqa: E402
 from gpstoken.render.triton_splat import BLOCK_T, TILE_H, TILE_W, bin_tokens  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+pytestmark = pytest.mark.device  # selected with the device-capable tests (gpu_check.sh)
 GOLDEN = Path(__file__).parent / "golden"
 GEOMETRY = ["sigma_x", "sigma_y", "rho", "mu_x", "mu_y"]
 
