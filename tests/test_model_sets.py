@@ -7,43 +7,17 @@ import pytest
 import torch
 from gpstoken.cli import main
 from gpstoken.errors import GPSTokenError
-from gpstoken.generate import Generator, preset, save_generator
 from gpstoken.generate.model_sets import STAGE_FILES, class_id, load_model_set
 from gpstoken.io.images import load_image
 from gpstoken.io.tokenfile import TokenSet
-from gpstoken.models import GPSTokenizer, save_tokenizer
-from gpstoken.train.config import TRAIN_PRESETS
+from model_set_helpers import CLASSES, TILE, TOKENS, write_micro_set
 
 torch.set_num_threads(1)
-CLASSES = ["Cats", "Dogs", "Food & Drink"]
-TILE, TOKENS = 32, 16
-
-
-def _generator(name, **changes):
-    torch.manual_seed(0)
-    model = Generator(preset(name).replace(depth=1, hidden_size=32, num_heads=2, num_classes=len(CLASSES),
-                                           tokens=TOKENS, tile=TILE, min_size=4, **changes))
-    with torch.no_grad():  # SiT zero-initialises its output layer
-        for p in model.parameters():
-            if p.abs().max() == 0:
-                p.normal_(0, 0.02)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
 def model_set(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("micro_set")
-    torch.manual_seed(0)
-    tokenizer = GPSTokenizer(TRAIN_PRESETS["micro"].model_config).eval()
-    assert tokenizer.config.tile_size == TILE and tokenizer.config.gps_num == TOKENS
-    save_tokenizer(tokenizer, folder / STAGE_FILES["tokenizer"])
-    save_generator(_generator("layout-tiny"), folder / STAGE_FILES["layout"])
-    texture = _generator("texture-tiny", in_channels=5 + tokenizer.config.gps_c,
-                         stds=(0.01,) * 5 + (1.0,) * tokenizer.config.gps_c,
-                         means=(0.0,) * (5 + tokenizer.config.gps_c))
-    save_generator(texture, folder / STAGE_FILES["texture"])
-    (folder / "classes.json").write_text(json.dumps(CLASSES))
-    return folder
+    return write_micro_set(tmp_path_factory.mktemp("micro_set"))
 
 
 def test_class_by_name_is_case_insensitive_and_by_index(model_set):
