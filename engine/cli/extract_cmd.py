@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=int, help="tokens per tile (default: the model's)")
     p.add_argument("--size", type=int, default=256, help="image side after resize and centre crop (default 256)")
     p.add_argument("--min-size", type=int, default=8, help="smallest region side of the partition (default 8)")
+    p.add_argument("--flip", action="store_true", help="also encode each image mirrored left-right")
     return p
 
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report, args.min_size)
+        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report, args.min_size,
+                               args.flip)
     print(json.dumps({"files": len(index["files"]), "skipped": index["skipped"], "classes": index["classes"]}))
     return 0

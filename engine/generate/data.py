@@ -107,10 +107,11 @@ INDEX_FILE = "index.json"
 
 
 def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike, tokens_per_tile: int | None = None,
-                   size: int = 256, progress=None, min_size: int = 8) -> dict:
+                   size: int = 256, progress=None, min_size: int = 8, flip: bool = False) -> dict:
     """Encode every image of ``source`` (shorter side to ``size``, centre crop; entropy partition with
     regions of at least ``min_size`` px) into ``out/<name>.npz`` token files and write
-    ``out/index.json`` (files, class ids, class names, tokenizer config)."""
+    ``out/index.json`` (files, class ids, class names, tokenizer config). ``flip``: also encode each
+    image mirrored left-right (``<name>__flip.npz``), doubling the examples."""
     import json
 
     from ..io.atomic import atomic_path
@@ -127,15 +128,16 @@ def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike,
         except ImageError:
             skipped += 1
             continue
-        layout, tokens = encode_image(tokenizer, image, partition_image(tokenizer, image, tokens_per_tile,
-                                                                        min_size=min_size))
         if root.is_dir():
-            name = "__".join(path.relative_to(root).with_suffix("").parts) + ".npz"
+            stem = "__".join(path.relative_to(root).with_suffix("").parts)
         else:  # list files may name equal file names in different folders
-            name = f"{i:06d}_{path.stem}.npz"
-        token_set_from_partition(layout, tokens).save(out_dir / name)
-        written.append(name)
-        kept_labels.append(label)
+            stem = f"{i:06d}_{path.stem}"
+        for suffix, view in (("", image), ("__flip", np.ascontiguousarray(image[:, ::-1])))[:2 if flip else 1]:
+            layout, tokens = encode_image(tokenizer, view, partition_image(tokenizer, view, tokens_per_tile,
+                                                                           min_size=min_size))
+            token_set_from_partition(layout, tokens).save(out_dir / f"{stem}{suffix}.npz")
+            written.append(f"{stem}{suffix}.npz")
+            kept_labels.append(label)
         if progress is not None:
             progress(i + 1, len(files))
     if not written:
