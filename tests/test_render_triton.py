@@ -20,6 +20,7 @@ pytest.importorskip("triton")
 
 from gpstoken.errors import GPSTokenError  # noqa: E402
 from gpstoken.render import _choose, render, render_tiles  # noqa: E402
+from gpstoken.render.grid import axis_ranges, grid_axis, support_bounds  # noqa: E402
 from gpstoken.render.triton_splat import BLOCK_T, TILE_H, TILE_W, bin_tokens  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -167,6 +168,22 @@ def test_backward_takes_upstream_gradients_of_any_strides(layout):
 
 
 # --- binning and backend choice ---------------------------------------------------------------------------------
+
+
+def test_box_kernel_gives_the_boxes_of_the_shared_rule():
+    tokens = random_tokens(1, 200, 0, seed=9)[0].float()
+    tokens[:40, :2] *= 0.02  # boxes of a pixel or two, some empty
+    tokens[40:50, 3] = torch.arange(10) / 12 - 0.4  # centres on pixel centres of 25 columns: boxes end on pixels
+    tokens[40:50, 0] = 1 / 12
+    tokens[50, 0], tokens[51, 3], tokens[52, 1], tokens[53, 3] = float("nan"), float("nan"), -0.1, float("inf")
+    tokens[54, 0] = float("inf")
+    xs, ys = grid_axis(25, torch.float32), grid_axis(19, torch.float32)
+    c0, c1 = axis_ranges(xs, tokens[:, 3], support_bounds(tokens[:, 0], 3.0))
+    r0, r1 = axis_ranges(ys, tokens[:, 4], support_bounds(tokens[:, 1], 3.0))
+    boxes = bin_tokens(tokens, 1, 19, 25, 3.0).boxes
+    assert boxes.tolist() == torch.stack([c0, c1, r0, r1], 1).tolist()
+    assert boxes[50].tolist()[:2] == [0, 24] and boxes[51].tolist()[:2] == [0, 24]
+    assert (boxes[:, 0] > boxes[:, 1]).any() and (boxes[:, 2] > boxes[:, 3]).any()
 
 
 def test_every_token_is_listed_in_exactly_the_tiles_its_box_overlaps_in_token_order():

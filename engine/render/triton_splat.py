@@ -1,8 +1,8 @@
 """Triton splatting for GPUs: tokens binned to screen tiles, one program per tile walks its token list.
 
-Binning (torch, any device): each token's exact support box comes from ``grid.axis_ranges`` (the rule
-every backend shares); the tiles its box overlaps give (tile, token) pairs, sorted by tile and, within
-a tile, by token. The forward program of a tile accumulates all channels of its pixels over its list
+Binning: a small kernel computes each token's exact support box by the rule every backend shares
+(``grid.axis_ranges``, step for step); the tiles its box overlaps give (tile, token) pairs, sorted by
+tile and, within a tile, by token. The forward program of a tile accumulates all channels of its pixels over its list
 and stores them once. The backward program loads the tile's incoming gradient once and, per pair,
 writes the token's colour gradient and five weighted moments of its offsets (as the numba backward);
 the pairs are summed per token and the moments turned into the five geometry gradients.
@@ -19,13 +19,53 @@ import triton
 import triton.language as tl
 from torch.autograd.function import once_differentiable
 
-from ..tokens import MX, MY, RHO, SX, SY
-from .grid import axis_ranges, grid_axis, support_bounds
+from ..tokens import RHO, SX, SY
+from .grid import grid_axis
 
 TILE_H = 16
 TILE_W = 16
 BLOCK_T = 16  # pairs a program takes at once
+_BOX_BLOCK = 128  # tokens per program of the box kernel
 _MOMENTS = 5  # sums of g*v times u, w, u^2, u*w, w^2 per (tile, token) pair
+
+
+@triton.jit
+def _outside(axis_ptr, n, index, mu, bound):
+    return tl.abs(tl.load(axis_ptr + tl.minimum(tl.maximum(index, 0), n - 1)) - mu) > bound
+
+
+@triton.jit
+def _axis_range(axis_ptr, n, mu, bound):
+    """``grid.axis_ranges`` step for step (same float32 guess, same three exact tightening steps)."""
+    half = (n - 1) / 2
+    lo_f = (mu - bound + 1) * half
+    hi_f = (mu + bound + 1) * half
+    lo_f = tl.where(lo_f != lo_f, -1.0, tl.minimum(tl.maximum(lo_f, -1.0), n * 1.0))  # NaN: the whole axis
+    hi_f = tl.where(hi_f != hi_f, n * 1.0, tl.minimum(tl.maximum(hi_f, -1.0), n * 1.0))
+    lo = tl.maximum(tl.floor(lo_f).to(tl.int32) - 1, 0)
+    hi = tl.minimum(tl.ceil(hi_f).to(tl.int32) + 1, n - 1)
+    for _ in tl.static_range(3):
+        lo += (_outside(axis_ptr, n, lo, mu, bound) & (lo <= hi)).to(tl.int32)
+        hi -= (_outside(axis_ptr, n, hi, mu, bound) & (hi >= lo)).to(tl.int32)
+    return tl.where(_outside(axis_ptr, n, lo, mu, bound), hi + 1, lo), hi
+
+
+@triton.jit
+def _box_kernel(tok_ptr, xs_ptr, ys_ptr, box_ptr, count, D, H, W, support, BLOCK: tl.constexpr):
+    """Exact support box ``c0, c1, r0, r1`` of each token (one fused launch instead of ~150 small torch ops)."""
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ok = i < count
+    base = tok_ptr + i.to(tl.int64) * D
+    sx = tl.load(base + 0, mask=ok, other=1.0).to(tl.float32)
+    sy = tl.load(base + 1, mask=ok, other=1.0).to(tl.float32)
+    mx = tl.load(base + 3, mask=ok, other=0.0).to(tl.float32)
+    my = tl.load(base + 4, mask=ok, other=0.0).to(tl.float32)
+    c0, c1 = _axis_range(xs_ptr, W, mx, sx * support)
+    r0, r1 = _axis_range(ys_ptr, H, my, sy * support)
+    tl.store(box_ptr + 4 * i, c0, mask=ok)
+    tl.store(box_ptr + 4 * i + 1, c1, mask=ok)
+    tl.store(box_ptr + 4 * i + 2, r0, mask=ok)
+    tl.store(box_ptr + 4 * i + 3, r1, mask=ok)
 
 
 @triton.jit
@@ -142,10 +182,12 @@ class _Bins:
 def bin_tokens(flat: torch.Tensor, batch: int, height: int, width: int, support: float) -> _Bins:
     """Exact support boxes of tokens ``[B*N, 5+C]`` and the (tile, token) pairs they overlap, sorted by tile."""
     dev = flat.device
-    geometry = flat[:, :5].float()
     xs, ys = grid_axis(width, torch.float32, dev), grid_axis(height, torch.float32, dev)
-    c0, c1 = axis_ranges(xs, geometry[:, MX], support_bounds(geometry[:, SX], support))
-    r0, r1 = axis_ranges(ys, geometry[:, MY], support_bounds(geometry[:, SY], support))
+    boxes = torch.empty(flat.shape[0], 4, dtype=torch.int32, device=dev)
+    if flat.shape[0]:
+        _box_kernel[(triton.cdiv(flat.shape[0], _BOX_BLOCK),)](flat, xs, ys, boxes, flat.shape[0], flat.shape[1],
+                                                               height, width, support, BLOCK=_BOX_BLOCK)
+    c0, c1, r0, r1 = boxes.long().unbind(1)
     tiles_x, tiles_y = triton.cdiv(width, TILE_W), triton.cdiv(height, TILE_H)
     hit = (c0 <= c1) & (r0 <= r1)
     tx0, ty0 = c0 // TILE_W, r0 // TILE_H
@@ -161,7 +203,6 @@ def bin_tokens(flat: torch.Tensor, batch: int, height: int, width: int, support:
     per_tile = torch.bincount(tile, minlength=batch * tiles_x * tiles_y)
     tile_start = torch.zeros(per_tile.numel() + 1, dtype=torch.int64, device=dev)
     torch.cumsum(per_tile, 0, out=tile_start[1:])
-    boxes = torch.stack([c0, c1, r0, r1], 1).to(torch.int32)
     return _Bins(boxes, hit, token[order].to(torch.int32), tile_start.to(torch.int32), tiles_x, tiles_y, xs, ys)
 
 
