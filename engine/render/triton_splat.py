@@ -12,6 +12,7 @@ With ``TRITON_INTERPRET=1`` set before this module is imported, the kernels run 
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -271,4 +272,7 @@ class _TritonSplat(torch.autograd.Function):
 
 def splat_triton(tokens: torch.Tensor, height: int, width: int, support: float) -> torch.Tensor:
     """Tokens ``[B, N, 5+C]`` (float32 or half types) -> ``[B, C, height, width]`` (channels-last strided)."""
-    return _TritonSplat.apply(tokens, height, width, support).to(tokens.dtype)
+    # kernels launch on the current CUDA device: make it the tokens' (autograd runs the backward on that device)
+    on_device = torch.cuda.device(tokens.device) if tokens.device.type == "cuda" else contextlib.nullcontext()
+    with on_device:
+        return _TritonSplat.apply(tokens, height, width, support).to(tokens.dtype)
