@@ -48,6 +48,7 @@ def test_sketch_calibrate_generate_accept_and_undo(make_studio, qtbot):
     sketch_three(win, qtbot)
 
     assert panel.calibrate()
+    finish(panel, qtbot)
     live = doc.layout.live()
     assert len(live) == 128 and panel.staging.ghost_count == 3 and panel.staging.ghost.visible
     regions = doc.layout.regions()

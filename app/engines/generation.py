@@ -19,7 +19,7 @@ import numpy as np
 from gpstoken.errors import GPSTokenError
 from gpstoken.generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
 from gpstoken_studio.engines.base import Cancel
-from gpstoken_studio.model.layout import LayoutState
+from gpstoken_studio.model.layout import LOCK_GEOMETRY, LayoutState
 
 PREVIEW_EVERY_S = 0.25  # decoding a preview costs about one tokenizer decode: throttle them
 
@@ -66,16 +66,31 @@ def layout_from_partition(regions: np.ndarray, g_init: np.ndarray) -> LayoutStat
     return LayoutState.build(g_init, regions, np.zeros(len(regions)))
 
 
-def match_rows(layout: LayoutState, live: np.ndarray, calibrated: LayoutState) -> np.ndarray | None:
-    """Rows of ``layout`` (among ``live``) holding the calibrated layout's regions in its order, or None
-    unless the live rows are exactly that layout (same boxes and Gaussians): then no calibration is needed."""
-    if len(live) != len(calibrated):
-        return None
-    where = {tuple(layout.regions[r]): r for r in live}
-    rows = np.array([where.get(tuple(box), -1) for box in calibrated.regions], np.int64)
-    if (rows < 0).any() or len(set(rows.tolist())) != len(rows):
-        return None
-    return rows if np.array_equal(layout.geometry[rows], calibrated.geometry) else None
+@dataclass(frozen=True, eq=False)
+class SketchCalibration:
+    """A sketch's calibrated layout (locks of the kept Gaussians carried) and what became of the sketch."""
+
+    before: np.ndarray  # float32 [K, 5]: the sketched Gaussians
+    layout: LayoutState
+    kept_rows: np.ndarray  # int64: rows of ``layout`` that keep a sketched Gaussian
+    summary: str
+
+
+def is_calibrated(layout: LayoutState, tokens: int, tile: int, min_size: int) -> bool:
+    """Whether the rows are already a valid layout of ``tokens`` regions (each row the g_init of its
+    region, the regions a halving partition of the tile): then there is nothing to calibrate."""
+    from gpstoken.generate.sketch import tree_regions
+    from gpstoken.tokens import g_init_from_regions
+
+    r = layout.regions.astype(np.int64)
+    if len(r) != tokens or not np.allclose(layout.geometry, g_init_from_regions(r, (tile, tile)), atol=1e-6):
+        return False
+    tree = {tuple(b) for b in tree_regions((tile, tile), min_size).tolist()}
+    area = int(((r[:, 2] - r[:, 0] + 1) * (r[:, 3] - r[:, 1] + 1)).sum())
+    cover = np.zeros((tile, tile), bool)
+    for x0, y0, x1, y1 in r:
+        cover[y0:y1 + 1, x0:x1 + 1] = True
+    return area == tile * tile and bool(cover.all()) and all(tuple(b) in tree for b in r.tolist())
 
 
 class Generators:
@@ -135,6 +150,32 @@ class Generators:
             return self._models[key]
 
     # --- stage 1 and calibration ----------------------------------------------------------------
+
+    @property
+    def has_layout_model(self) -> bool:
+        """A layout generator (not an official layout cache) is the stage-1 source."""
+        return not is_layout_cache(self.layout_path)
+
+    def calibrate_sketch(self, geometry: np.ndarray, locks: np.ndarray | None = None, fill: str = "model",
+                         label: int = 0, seed: int = 0, cancel: Cancel | None = None) -> SketchCalibration:
+        """Sketched Gaussians ``[K, 5]`` -> a layout of ``tokens`` regions that keeps them
+        (``gpstoken.generate.sketch``): rows with a geometry lock must be kept and stay locked; the rest
+        comes from the layout model (``fill="model"``, class ``label``, ``seed``) or the sketch's density."""
+        import torch
+
+        from gpstoken.generate.sketch import sketch_layout
+
+        g = np.asarray(geometry, np.float32).reshape(-1, 5)
+        bits = np.zeros(len(g), np.uint8) if locks is None else np.asarray(locks, np.uint8).reshape(-1)
+        model = self._get("layout") if fill == "model" and self.has_layout_model else None
+        made = sketch_layout(g, self.tokens, self.tile, self.config.min_size, locked=(bits & LOCK_GEOMETRY) != 0,
+                             layout_model=model, label=label, generator=torch.Generator().manual_seed(int(seed)),
+                             cancel=cancel)
+        kept = made.kept >= 0
+        out_locks = np.zeros(len(made.layout.regions), np.uint8)
+        out_locks[made.kept[kept]] = bits[kept]
+        layout = LayoutState.build(made.layout.g_init, made.layout.regions, np.zeros(len(out_locks)), out_locks)
+        return SketchCalibration(g, layout, np.sort(made.kept[kept]), made.summary())
 
     def calibrate(self, geometry: np.ndarray) -> LayoutState:
         """Any Gaussians ``[K, 5]`` of one tile -> the calibrated layout of exactly ``tokens`` regions."""

@@ -20,7 +20,7 @@ from gpstoken.errors import GPSTokenError
 from gpstoken.generate.model_sets import bundled_set_names, load_model_set
 from gpstoken.generate.samplers import METHODS
 from gpstoken_studio.engines.generation import (Candidate, GenerationSettings, Generators, Preview,
-                                                match_rows)
+                                                SketchCalibration, is_calibrated)
 from gpstoken_studio.jobs import Job, JobScheduler
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
@@ -31,7 +31,8 @@ from gpstoken_studio.views.staging_view import StagingView
 if TYPE_CHECKING:
     from gpstoken_studio.widgets.main_window import MainWindow
 
-GENERATE, SAMPLE_LAYOUT = "generate", "sample-layout"
+GENERATE, SAMPLE_LAYOUT, CALIBRATE = "generate", "sample-layout", "calibrate"
+FILLS = {"layout model": "model", "sketch outlines": "density"}  # what fills the layout around a kept sketch
 BLANK_GREY = 128
 THUMB = 96
 SAFETENSORS = "Generator files (*.safetensors);;All files (*)"
@@ -102,12 +103,20 @@ class GeneratePanel(QWidget):
         self.calibrate_button = QPushButton("Calibrate")
         self.calibrate_button.setToolTip("Snap the Gaussians to a valid partition of the generator's token count")
         self.calibrate_button.clicked.connect(self.calibrate)
+        self.fill = QComboBox()
+        self.fill.addItems(list(FILLS))
+        self.fill.setToolTip("Calibrate keeps each sketched Gaussian a region can approximate as one token; the "
+                             "rest comes from the layout model (around the sketch's outlines) or the outlines alone")
+        self.paint = QPushButton("Paint density")
+        self.paint.setToolTip("A blank canvas whose layout follows the density you paint (Brush B, Eraser E)")
+        self.paint.clicked.connect(self.new_density_canvas)
         self.show_before = QCheckBox("Show layout before calibration")
         self.show_before.toggled.connect(self.staging.set_ghost_visible)
         layout_box = QFormLayout()
-        layout_box.addRow(self._row(self.blank, self.from_image))
+        layout_box.addRow(self._row(self.blank, self.paint, self.from_image))
         layout_box.addRow("Class", self.label)
         layout_box.addRow("Layout seed", self._row(self.layout_seed, self.sample))
+        layout_box.addRow("Fill", self.fill)
         layout_box.addRow(self._row(self.calibrate_button, self.show_before))
 
         self.sampler = QComboBox()
@@ -174,7 +183,7 @@ class GeneratePanel(QWidget):
     def _sync(self) -> None:
         running = self.job is not None
         ready = self.generators is not None
-        for w in (self.sample, self.generate_button, self.blank, self.from_image, self.calibrate_button):
+        for w in (self.sample, self.generate_button, self.blank, self.paint, self.from_image, self.calibrate_button):
             w.setEnabled(ready and not running)
         self.cancel.setEnabled(running)
         chosen = self.strip.currentRow() >= 0
@@ -214,6 +223,7 @@ class GeneratePanel(QWidget):
         self.texture_label.setText(f"{gens.texture_path.name} ({gens.tokens} tokens, "
                                    f"{gens.config.texture_channels} channels)")
         self.layout_label.setText(gens.layout_path.name)
+        self.fill.setCurrentIndex(0 if gens.has_layout_model else 1)  # an official layout cache cannot inpaint
         self.label.clear()
         if gens.num_classes == 1:
             self.label.addItem("unconditional")
@@ -258,6 +268,17 @@ class GeneratePanel(QWidget):
             self.say("Blank layout: draw Gaussians with the Add tool (A), or sample a layout")
         return doc
 
+    def new_density_canvas(self) -> Document | None:
+        """A blank canvas with its partition and the Brush tool: painted density shapes the layout."""
+        from gpstoken_studio.tools import Mode
+
+        doc = self.new_blank()
+        if doc is not None:
+            doc.history.push(commands.replace_layout(doc, doc.partition(), "Density canvas"))
+            self.window.set_mode(Mode.BRUSH)
+            self.say("Paint layout density with the Brush (B) and Eraser (E): tokens gather where you paint")
+        return doc
+
     def new_from_image(self) -> Document | None:
         """The current image, centre-cropped to one generator tile, with its partition."""
         from gpstoken.generate.data import square_image
@@ -292,27 +313,38 @@ class GeneratePanel(QWidget):
         return doc
 
     def calibrate(self) -> bool:
-        """Calibrate the live Gaussians to the generator's token count; the old layout stays as a ghost."""
+        """Calibrate the live Gaussians on the worker into a layout of the generator's token count that keeps
+        the sketch (``Generators.calibrate_sketch``); the sketch stays as the ghost. False (said why) when
+        there is nothing to calibrate."""
         doc = self._document()
-        calibration = None if doc is None else self._calibration(doc)
-        if calibration is None:
+        run = None if doc is None else self._calibration_run(doc)
+        if run is None:
             return False
-        self._install_calibration(doc, *calibration)
+        self._submit(Job(CALIBRATE, doc.revision, run, owner=self))
+        self.say("Calibrating…")
         return True
 
-    def _calibration(self, doc: Document) -> tuple[np.ndarray, LayoutState] | None:
-        """(live geometry, its calibrated layout), or None when there is nothing to calibrate (said why)."""
-        before = doc.layout.geometry()[doc.layout.live()]
-        try:
-            return before, self.generators.calibrate(before)
-        except GPSTokenError as exc:
-            self.say(str(exc))
+    def _calibration_run(self, doc: Document):
+        """The calibration of the live Gaussians as a function of the job that runs it, or None (said why)."""
+        live = doc.layout.live()
+        if not len(live):
+            self.say("Nothing to calibrate: draw Gaussians (Add tool), paint density or sample a layout first")
             return None
+        geometry, locks = doc.layout.geometry()[live], doc.layout.locks()[live]
+        gens, fill = self.generators, FILLS[self.fill.currentText()]
+        label, seed = max(self.label.currentIndex(), 0), self.layout_seed.value()
+        return lambda job: gens.calibrate_sketch(geometry, locks, fill, label, seed, job.cancelled)
 
-    def _install_calibration(self, doc: Document, before: np.ndarray, after: LayoutState) -> None:
-        doc.history.push(commands.replace_layout(doc, after, "Calibrate"))
-        self._show_before(doc, before)
-        self.say(f"Calibrated {len(before)} Gaussians into {len(after)} regions")
+    def _install_calibration(self, job: Job, calibration: SketchCalibration) -> None:
+        """Install a finished calibration if the document is still the one it was made from."""
+        doc = self.window.document
+        if doc is None or doc.revision != job.revision:
+            self.say("The layout changed while calibrating: calibrate again")
+            return
+        doc.history.push(commands.replace_layout(doc, calibration.layout, "Calibrate"))
+        self._show_before(doc, calibration.before)
+        doc.layout.select(calibration.kept_rows)
+        self.say(f"Calibrated into {len(calibration.layout)} regions: {calibration.summary} (kept ones selected)")
 
     def _show_before(self, doc: Document, geometry: np.ndarray | None) -> None:
         """The ghost of ``geometry`` (None: no ghost), and the check box that shows it."""
@@ -341,27 +373,31 @@ class GeneratePanel(QWidget):
         doc = self._document()
         if doc is None:
             return False
-        gens, live = self.generators, doc.layout.live()
-        calibration = self._calibration(doc)
-        if calibration is None:
-            return False
-        rows = match_rows(doc.layout.state(), live, calibration[1])
-        if rows is None:
-            if self.keep.isChecked() and (doc.layout.locks()[live] != 0).any():
+        gens, rows = self.generators, doc.layout.live()
+        picked = doc.layout.rows(rows)
+        calibrate = None
+        if not is_calibrated(picked, gens.tokens, gens.tile, gens.config.min_size):
+            if self.keep.isChecked() and (picked.locks != 0).any():
                 self.say("Locked tokens are kept only on a calibrated layout: calibrate, then lock and regenerate")
                 return False
-            self._install_calibration(doc, *calibration)
-            rows = np.arange(len(calibration[1]))
+            calibrate = self._calibration_run(doc)
+            if calibrate is None:
+                return False
         keep = None
         if self.keep.isChecked():
             keep = self._kept(doc, rows)
             if keep is None:
                 return False
-        picked, settings = doc.layout.rows(rows), self.settings()
+        settings = self.settings()
         layout = LayoutState.build(picked.geometry, picked.regions, picked.tiles)  # locks stay with the document
 
         def run(job: Job) -> list[Candidate]:
-            return gens.generate(layout, settings, job.cancelled, job.partial, job.partial, job.progress, keep)
+            target = layout
+            if calibrate is not None:  # the calibrated layout is shown over the sketch before any texture
+                made = calibrate(job)
+                job.partial(made)
+                target = LayoutState.build(made.layout.geometry, made.layout.regions, made.layout.tiles)
+            return gens.generate(target, settings, job.cancelled, job.partial, job.partial, job.progress, keep)
 
         self._submit(Job(GENERATE, doc.revision, run, owner=self))
         self._count = settings.count
@@ -398,7 +434,9 @@ class GeneratePanel(QWidget):
     # --- job events (GUI thread) ----------------------------------------------------------------
 
     def _on_partial(self, job: Job, value) -> None:
-        if isinstance(value, Preview):
+        if isinstance(value, SketchCalibration):
+            self._install_calibration(job, value)
+        elif isinstance(value, Preview):
             step = "done" if value.step < 0 else f"step {value.step}"
             self.staging.show_image(value.image, f"Generating {value.index + 1}/{self._count}: {step}")
         elif isinstance(value, Candidate):
@@ -411,7 +449,9 @@ class GeneratePanel(QWidget):
 
     def _on_finished(self, job: Job, value) -> None:
         self._done(job)
-        if job.kind == SAMPLE_LAYOUT:
+        if job.kind == CALIBRATE:
+            self._install_calibration(job, value)
+        elif job.kind == SAMPLE_LAYOUT:
             doc, (raw, calibrated) = value
             if doc is self.window.document:
                 doc.history.push(commands.replace_layout(doc, calibrated, "Sample layout"))
