@@ -101,7 +101,7 @@ def test_bad_sketches_say_one_line_and_lose_nothing(make_studio, qtbot):
     assert panel.calibrate()
     finish(panel, qtbot)
     assert "holds NaN" in panel.status.text() and "\n" not in panel.status.text()
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(doc.layout.state().arrays(), before.arrays()))
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(doc.layout.state().arrays(), before.arrays(), strict=True))
 
 
 def test_painted_density_is_a_second_way_to_sketch(make_studio, qtbot):
