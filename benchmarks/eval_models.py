@@ -1,8 +1,9 @@
-"""PSNR/SSIM of trained tokenizers on the bundled held-out tiles at 64/128/256 tokens (the model card table).
+"""PSNR/SSIM/HaarPSI of trained tokenizers on held-out tiles at 64/128/256 tokens (the model card table).
 
 Usage: python benchmarks/eval_models.py [--models PATH:LAYOUT ...] [--heldout LIST] [--tokens 64 128 256]
 LAYOUT is the initial layout the model is evaluated with (adaptive = entropy partition, grid = uniform).
-The held-out list defaults to the bundled set (built on first use by gpstoken.train.bundled_data).
+The held-out list defaults to the bundled set (built on first use by gpstoken.train.bundled_data); the
+photo set's is ``--heldout DIR/heldout.txt`` after ``python -m gpstoken.train.photo_data DIR``.
 """
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = list_images(args.heldout).paths
     rows = []
     print(f"{len(paths)} held-out tiles (256x256 centre crops) from {args.heldout}\n")
-    print("| model | layout | tokens | PSNR (dB) | SSIM |")
-    print("|---|---|---:|---:|---:|")
+    print("| model | layout | tokens | PSNR (dB) | SSIM | HaarPSI |")
+    print("|---|---|---:|---:|---:|---:|")
     for entry in args.models:
         path, _, layout = entry.rpartition(":")
         if not Path(path).is_file():
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             score = evaluate_tiles(model, paths, n, layout)
             rows.append({"model": Path(path).name, "layout": layout, "tokens": n, **score,
                          "seconds": round(time.perf_counter() - t0, 1)})
-            print(f"| {Path(path).name} | {layout} | {n} | {score['psnr']:.2f} | {score['ssim']:.4f} |", flush=True)
+            print(f"| {Path(path).name} | {layout} | {n} | {score['psnr']:.2f} | {score['ssim']:.4f} "
+                  f"| {score['haarpsi']:.4f} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

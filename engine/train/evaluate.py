@@ -22,8 +22,9 @@ def reconstruct_tile(model, image: np.ndarray, g_init: np.ndarray, regions: np.n
 
 def evaluate_tiles(model, paths: list[str] | tuple[str, ...], tokens: int, init: str = "adaptive",
                    resize: int = 256, lam: float = 2.5, min_size: int = 8) -> dict[str, float]:
-    """Mean PSNR (dB) and SSIM of the model on centre tiles of ``paths`` with ``tokens`` Gaussians each."""
-    from ..metrics import psnr, ssim
+    """Mean PSNR (dB), SSIM and HaarPSI of the model on centre tiles of ``paths`` with ``tokens`` Gaussians
+    each, and the PSNR of each image (``per_image``)."""
+    from ..metrics import haarpsi, psnr, ssim
 
     tile = model.config.tile_size
     scores = []
@@ -31,6 +32,7 @@ def evaluate_tiles(model, paths: list[str] | tuple[str, ...], tokens: int, init:
         image = eval_image(path, max(resize, tile), tile)
         g, r = initial_layout(image, tokens, init, lam, min_size)
         recon, _ = reconstruct_tile(model, image, g, r)
-        scores.append((psnr(image, recon), ssim(image, recon)))
-    p, s = np.mean(scores, axis=0)
-    return {"psnr": float(p), "ssim": float(s), "images": len(scores)}
+        scores.append((psnr(image, recon), ssim(image, recon), haarpsi(image, recon)))
+    p, s, h = np.mean(scores, axis=0)
+    return {"psnr": float(p), "ssim": float(s), "haarpsi": float(h), "images": len(scores),
+            "per_image": [round(float(row[0]), 2) for row in scores]}
