@@ -74,9 +74,10 @@ def clamp_gaussians(g: Array) -> Array:
 FEATURE_LIMIT = 1e6
 
 
-def check_gaussians(g: np.ndarray | torch.Tensor, what: str = "tokens") -> None:
-    """Raise a one-line GPSTokenError unless ``g [..., >=5]`` is finite with sigma > 0, |rho| < 1 and every
-    value within +-FEATURE_LIMIT (larger values overflow float32 in the renderer's squares)."""
+def check_gaussians(g: np.ndarray | torch.Tensor, what: str = "tokens", max_abs: float | None = None) -> None:
+    """Raise a one-line GPSTokenError unless ``g [..., >=5]`` is finite with sigma > 0, |rho| < 1 and, with
+    ``max_abs`` (files from elsewhere: FEATURE_LIMIT, as larger values overflow float32 in the renderer's
+    squares), every value within +-max_abs."""
     a = g.detach().float().cpu().numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
     if a.shape[-1] < GEOMETRY_CHANNELS:
         raise GPSTokenError(f"{what}: last axis has {a.shape[-1]} channels, need at least 5")
@@ -84,9 +85,9 @@ def check_gaussians(g: np.ndarray | torch.Tensor, what: str = "tokens") -> None:
     bad = ~np.isfinite(flat).all(axis=1)
     if bad.any():
         raise GPSTokenError(f"{what}: token {int(np.argmax(bad))} holds NaN or infinite values")
-    huge = (np.abs(flat) > FEATURE_LIMIT).any(axis=1)
+    huge = (np.abs(flat) > max_abs).any(axis=1) if max_abs is not None else np.zeros(len(flat), bool)
     if huge.any():
-        raise GPSTokenError(f"{what}: token {int(np.argmax(huge))} holds values beyond +-{FEATURE_LIMIT:g}")
+        raise GPSTokenError(f"{what}: token {int(np.argmax(huge))} holds values beyond +-{max_abs:g}")
     for name, mask in (
         ("sigma must be > 0", (flat[:, SX] <= 0) | (flat[:, SY] <= 0)),
         ("|rho| must be < 1", np.abs(flat[:, RHO]) >= 1),

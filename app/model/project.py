@@ -20,7 +20,7 @@ from gpstoken.errors import GPSTokenError
 from gpstoken.io.arrays import check_npz, load_npz
 from gpstoken.io.atomic import atomic_path
 from gpstoken.limits import check_pixels
-from gpstoken.tokens import check_gaussians
+from gpstoken.tokens import FEATURE_LIMIT, check_gaussians
 
 from .layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutState
 from .plane import Plane
@@ -113,7 +113,7 @@ def _validate(raw: dict) -> ProjectData:
     tiles = _array(raw, "tiles", np.integer, (m,))
     locks = _array(raw, "locks", np.integer, (m,))
     deleted = _array(raw, "deleted", np.bool_, (m,))
-    check_gaussians(geometry, "geometry")
+    check_gaussians(geometry, "geometry", FEATURE_LIMIT)
     if np.abs(geometry[:, 3:5]).max(initial=0) > 1:
         raise ProjectError("geometry: centres must lie in [-1, 1]")
     plane = Plane.for_image((h, w), settings.tile)
@@ -131,7 +131,7 @@ def _validate(raw: dict) -> ProjectData:
         rows = _array(raw, "token_rows", np.integer, (len(tokens),))
         if tokens.shape[1] <= 5:
             raise ProjectError(f"tokens must be [K, 5+C], got {list(tokens.shape)}")
-        check_gaussians(tokens, "tokens")
+        check_gaussians(tokens, "tokens", FEATURE_LIMIT)
         if len(rows) and (rows.min() < 0 or rows.max() >= m):
             raise ProjectError("token_rows must index layout rows")
     features = str(meta.get("features", "rgb"))

@@ -30,7 +30,7 @@ def check_output_file(path: str | os.PathLike, what: str = "--out",
     if p.exists() and not p.is_file():
         raise GPSTokenError(f"{what} {p} is a device, FIFO or socket, not a regular file")
     if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise GPSTokenError(f"{what} {p.name}: use one of {', '.join(suffixes)}")
+        raise GPSTokenError(f"{what}: cannot write {p.name}: use one of {', '.join(suffixes)}")
     _check_writable_parent(p.parent, what, p)
     return p
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GPSTokenError, TokenFileError
-from ..tokens import GEOMETRY_CHANNELS, check_gaussians
+from ..tokens import FEATURE_LIMIT, GEOMETRY_CHANNELS, check_gaussians
 from .arrays import load_npz
 from .atomic import atomic_path
 
@@ -115,8 +115,8 @@ def validate(ts: TokenSet) -> None:
     if not np.isfinite(r).all() or np.abs(r).max(initial=0) > 1 + 1e-4:
         raise TokenFileError("regions hold NaN or values outside [-1, 1]")
     try:
-        check_gaussians(g, "g_init")
+        check_gaussians(g, "g_init", FEATURE_LIMIT)
         if t is not None:
-            check_gaussians(t, "tokens")
+            check_gaussians(t, "tokens", FEATURE_LIMIT)
     except GPSTokenError as exc:
         raise TokenFileError(str(exc)) from None
