@@ -14,14 +14,15 @@ import dataclasses
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from gpstoken_studio.engines.base import EngineRequest
+from gpstoken_studio.engines.base import EngineRequest, metrics_of
 from gpstoken_studio.jobs import Job, JobScheduler
 from gpstoken_studio.model.bias import BiasChange
+from gpstoken_studio.model.commands import install_result
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LayoutChange, carry_locks
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange, carry_locks
 from gpstoken_studio.model.result import Result, remap_result
 
-FAST, FULL, LAYOUT, SWEEP, RELAYOUT = "fast", "full", "layout", "sweep", "relayout"
+FAST, FULL, LAYOUT, SWEEP, RELAYOUT, REFINE = "fast", "full", "layout", "sweep", "relayout", "refine"
 SWEEP_COUNTS = (16, 32, 64, 128, 256, 512)
 
 
@@ -44,6 +45,9 @@ class Pipeline(QObject):
         self._stroke_first: int | None = None  # id of the first live re-partition of the stroke in progress
         self._stroke_start = None  # the layout when the stroke in progress began
         self._flush_timer = QTimer(self)
+        self._refining: Job | None = None  # the Refine job in flight, with the result it started from
+        self._refine_from: Result | None = None
+        self._refine_best: Result | None = None
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self._flush)
@@ -52,6 +56,7 @@ class Pipeline(QObject):
         scheduler.failed.connect(self._on_failed)
         scheduler.progress.connect(self._on_progress)
 
+        scheduler.cancelled.connect(lambda job: self._refine_done(job, self._refine_best))
     # --- wiring ---------------------------------------------------------------------------------
 
     def set_document(self, doc: Document | None) -> None:
@@ -61,6 +66,7 @@ class Pipeline(QObject):
             self.doc.events.settings.disconnect(self._on_settings)
             self.doc.events.image.disconnect(self._on_image)
         self.scheduler.cancel_all()
+            self.doc.events.result.disconnect(self._on_result)
         self.doc = doc
         self._last_full = None
         self._want = None
@@ -72,6 +78,7 @@ class Pipeline(QObject):
         doc.events.settings.connect(self._on_settings)
         doc.events.image.connect(self._on_image)
         self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
+        doc.events.result.connect(self._on_result)
         if len(doc.layout):
             self.request(FULL)
         elif not doc.sketch:
@@ -156,11 +163,11 @@ class Pipeline(QObject):
             return
         engine = self.engine
         if want == FAST:  # an edit in progress makes a running full path stale: cancel it
-            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled), supersedes=frozenset({FULL, SWEEP}),
-                      owner=doc)
+            job = Job(FAST, doc.revision, lambda j: engine.fast(request, j.cancelled),
+                      supersedes=frozenset({FULL, SWEEP, REFINE}), owner=doc)
         else:
             job = Job(FULL, doc.revision, lambda j: engine.full(request, j.progress, j.cancelled, j.partial),
-                      supersedes=frozenset({FAST, SWEEP}), owner=doc)
+                      supersedes=frozenset({FAST, SWEEP, REFINE}), owner=doc)
         self.scheduler.submit(job)
 
     def _request(self, doc: Document) -> EngineRequest:
@@ -199,6 +206,63 @@ class Pipeline(QObject):
         self.scheduler.submit(Job(SWEEP, doc.revision, run, owner=doc))
 
     def _submit_layout(self) -> None:
+    def refine(self) -> None:
+        """Refine the shown model reconstruction on the worker (test-time refinement), showing each improvement;
+        the outcome is one undo step. Called again while it runs, it stops and keeps the best state so far."""
+        if self._refining is not None:
+            self._refining.cancel()
+            return
+        why = self._refine_problem()
+        if why is not None:
+            self.message.emit(f"Refine: {why}")
+            return
+        doc, engine = self.doc, self.engine
+        request = dataclasses.replace(self._request(doc), previous=doc.result)
+        self._refine_from, self._refine_best = doc.result, None
+        run = lambda j: engine.refine(request, j.progress, j.cancelled, j.partial)  # noqa: E731
+        self._refining = self.scheduler.submit(Job(REFINE, doc.revision, run, owner=doc))
+        self.message.emit("Refining... (Refine again to stop)")
+
+    def _refine_problem(self) -> str | None:
+        """Why Refine cannot start now, or None."""
+        doc = self.doc
+        if doc is None or doc.sketch or not len(doc.layout):
+            return "no image is open"
+        if not hasattr(self.engine, "refine"):
+            return "it refines the model engine's tokens: switch the engine to model"
+        shown = doc.result
+        if not self.idle or shown is None or shown.partial or shown.path != FULL or shown.engine != self.engine.name:
+            return "wait for the model's reconstruction to finish"
+        locks = doc.layout.rows(doc.layout.live()).locks
+        if (((locks & LOCK_GEOMETRY) != 0) & ((locks & LOCK_FEATURES) != 0)).all():
+            return "every token is locked: nothing to refine"
+        return None
+
+    def _refine_done(self, job: Job, result: Result | None) -> None:
+        """A Refine job ended (finished, cancelled with its best state so far, or failed): install its result as
+        one undo step, unless an edit made it stale (that edit's own run follows)."""
+        if job is not self._refining:
+            return
+        self._refining, before = None, self._refine_from
+        if not self._mine(job):
+            return
+        if result is None or result is before:
+            self.doc.set_result(before)
+            return
+        if not result.metrics:
+            metrics = metrics_of(np.array(self.doc.image), result.reconstruction, self.doc.bias.mask())
+            result = dataclasses.replace(result, metrics=metrics)
+        result = dataclasses.replace(result, partial=False)
+        self.doc.history.push(install_result(before, result))
+        self.full_result.emit(result)
+        psnr = result.metrics.get("psnr", 0.0)
+        self.message.emit(f"refined: PSNR {psnr:.2f} dB ({psnr - before.metrics.get('psnr', 0.0):+.2f})")
+
+    def _on_result(self, result: Result | None) -> None:
+        """Warm starts follow the result shown when undo/redo swaps a refined result in or out."""
+        if result is not None and result.path == FULL and not result.partial:
+            self._last_full = result
+
         doc = self.doc
         s = doc.settings
         bias = doc.bias_for_partition()
@@ -224,6 +288,11 @@ class Pipeline(QObject):
 
     def _on_partial(self, job: Job, result: Result) -> None:
         if job.kind == SWEEP:
+        if job.kind == REFINE:
+            if job is self._refining and self._mine(job):
+                self._refine_best = result
+                self.doc.set_result(result)
+            return
             if self._mine(job):
                 self.sweep_point.emit(result)
             return
@@ -233,6 +302,9 @@ class Pipeline(QObject):
 
     def _on_finished(self, job: Job, value) -> None:
         if job.kind == SWEEP:
+        if job.kind == REFINE:
+            self._refine_done(job, value)
+            return
             self.message.emit("sweep finished")
             return
         if job.kind == RELAYOUT:
@@ -259,8 +331,9 @@ class Pipeline(QObject):
 
     def _on_failed(self, job: Job, message: str) -> None:
         if job.owner is self.doc:
+        self._refine_done(job, None)
             self.message.emit(f"{job.kind} failed: {message}")
 
     def _on_progress(self, job: Job, fraction: float, message: str) -> None:
-        if job.kind in (FULL, SWEEP) and self._mine(job):
+        if job.kind in (FULL, SWEEP, REFINE) and self._mine(job):
             self.progress.emit(fraction, message)

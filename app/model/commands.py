@@ -13,6 +13,7 @@ import numpy as np
 
 from .bias import Box
 from .layout import LOCK_GEOMETRY, LayoutState
+from .result import Result
 
 if TYPE_CHECKING:
     from .document import Document
@@ -237,6 +238,25 @@ class AcceptCandidate:
         return None
 
 
+@dataclass(frozen=True)
+class InstallResult:
+    """Show an engine result that is an edit of its own (the model engine's Refine); undo shows the one before."""
+
+    before: Result
+    after: Result
+    merge_id: object = None
+    name: str = "Refine"
+
+    def do(self, doc: "Document") -> None:
+        doc.set_result(self.after)
+
+    def undo(self, doc: "Document") -> None:
+        doc.set_result(self.before)
+
+    def merged(self, newer) -> None:
+        return None
+
+
 # --- factories ----------------------------------------------------------------------------------
 
 
@@ -315,3 +335,7 @@ def replace_layout(doc: "Document", state: LayoutState, name: str) -> ReplaceLay
 def accept_candidate(doc: "Document", image: np.ndarray, layout: LayoutState) -> AcceptCandidate:
     return AcceptCandidate(np.array(doc.image), np.array(image, np.uint8), doc.sketch,
                            Relayout(doc.layout.state(), layout))
+
+
+def install_result(before: Result, after: Result) -> InstallResult:
+    return InstallResult(before, after)

@@ -54,6 +54,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("tokens_more", "Double Token Count", "Edit", lambda: window.toolbar.tokens.step(2.0), "PgUp")
     r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: window.toolbar.tokens.step(0.5), "PgDown")
     r.add("rerun", "Run Full Path Again", "Edit", lambda: window.pipeline.request("full"), "F5")
+    r.add("refine", "Refine Reconstruction (model engine)", "Edit", window.pipeline.refine, "Ctrl+Shift+R",
+          tip="Optimise the model's tokens of this image through its decoder (again: stop and keep the best)")
     r.add("sweep", "Sweep Token Counts (rate-quality plot)", "Edit", window.pipeline.sweep, "Ctrl+T")
     for mode in Mode:
         r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: window.set_mode(m),
