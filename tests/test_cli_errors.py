@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from gpstoken.cli import main
 from gpstoken.io.safetensors_file import read_safetensors, write_safetensors
 from gpstoken.io.tokenfile import TokenSet
 from gpstoken.models.default_model import default_model_path
 from gpstoken.partition import partition
 from gpstoken.train.config import TRAIN_PRESETS
+from PIL import Image
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "assets" / "images" / "astronaut.png"
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gpstoken.errors import GPSTokenError
 from gpstoken.generate.config import preset as generator_preset
 from gpstoken.generate.train import GenTrainConfig

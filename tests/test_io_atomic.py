@@ -9,7 +9,6 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.atomic import atomic_path, check_output_file
 from gpstoken.io.images import save_image

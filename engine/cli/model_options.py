@@ -30,7 +30,8 @@ def add_model_options(p: argparse.ArgumentParser, model_required: bool) -> None:
                         " (default: $GPSTOKEN_MODEL, else the bundled assets/models/default.safetensors)"))
     p.add_argument("--config", metavar="YAML",
                    help="config of an official checkpoint (its YAML) or a preset name (s64, m128, l256, tiny)")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs (default auto: CUDA, MPS, CPU)")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the model runs (default auto: CUDA, MPS, CPU)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                    help="default: bf16 autocast on a GPU, fp32 on the CPU")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -24,6 +24,7 @@ from ..errors import GPSTokenError, ImageError
 from ..limits import MAX_PIXELS_ENV, check_pixels, max_pixels
 from .atomic import atomic_path
 
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as uint8 RGB ``[H, W, 3]``, or raise a one-line ImageError."""
     p = Path(path)
