@@ -2,10 +2,11 @@
 
 Binning: a small kernel computes each token's exact support box by the rule every backend shares
 (``grid.axis_ranges``, step for step); the tiles its box overlaps give (tile, token) pairs, sorted by
-tile and, within a tile, by token. The forward program of a tile accumulates all channels of its pixels over its list
-and stores them once. The backward program loads the tile's incoming gradient once and, per pair,
-writes the token's colour gradient and five weighted moments of its offsets (as the numba backward);
-the pairs are summed per token and the moments turned into the five geometry gradients.
+tile and, within a tile, by token. A program takes its list 16 pairs at a time. Forward: the colour sum
+over those tokens is a [pixels, 16] x [16, C] product accumulated for all channels, stored once.
+Backward: the tile's incoming gradient is loaded once; per pair the program writes the token's colour
+gradient and its five geometry gradients over the tile (from weighted moments of the offsets, as the
+numba backward); the pairs are summed per token.
 
 Token values are read in their own dtype (float32, bfloat16, float16) and computed in float32.
 With ``TRITON_INTERPRET=1`` set before this module is imported, the kernels run on CPU tensors.
@@ -20,14 +21,12 @@ import triton
 import triton.language as tl
 from torch.autograd.function import once_differentiable
 
-from ..tokens import RHO, SX, SY
 from .grid import grid_axis
 
 TILE_H = 16
 TILE_W = 16
 BLOCK_T = 16  # pairs a program takes at once
 _BOX_BLOCK = 128  # tokens per program of the box kernel
-_MOMENTS = 5  # sums of g*v times u, w, u^2, u*w, w^2 per (tile, token) pair
 
 
 @triton.jit
@@ -155,12 +154,23 @@ def _backward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, grad
         dv = tl.dot(f.to(tl.float32), tl.trans(g), input_precision="ieee")  # dL/dv [T, P]
         gv = tl.where(inside, v * dv, 0.0)
         gf = tl.dot(v, g, input_precision="ieee")  # [T, C]
+        # v = exp(-s q), q = u^2 - 2 rho u w + w^2, u = dx/sx, w = dy/sy, s = 1/(2(1-rho^2)): the geometry
+        # gradients are linear in these sums of gv = v dL/dv times u, w, u^2, u w, w^2 over the tile's pixels
+        a_u = tl.sum(gv * u, axis=1)
+        a_w = tl.sum(gv * w, axis=1)
+        a_uu = tl.sum(gv * u * u, axis=1)
+        a_uw = tl.sum(gv * u * w, axis=1)
+        a_ww = tl.sum(gv * w * w, axis=1)
+        ix = 1.0 / tl.load(base + 0, mask=k_ok, other=1.0).to(tl.float32)
+        iy = 1.0 / tl.load(base + 1, mask=k_ok, other=1.0).to(tl.float32)
+        rho = tl.load(base + 2, mask=k_ok, other=0.0).to(tl.float32)
+        s2 = 1.0 / (1.0 - rho * rho)  # 2 s
         row = part_ptr + k * (5 + C)
-        tl.store(row + 0, tl.sum(gv * u, axis=1), mask=k_ok)
-        tl.store(row + 1, tl.sum(gv * w, axis=1), mask=k_ok)
-        tl.store(row + 2, tl.sum(gv * u * u, axis=1), mask=k_ok)
-        tl.store(row + 3, tl.sum(gv * u * w, axis=1), mask=k_ok)
-        tl.store(row + 4, tl.sum(gv * w * w, axis=1), mask=k_ok)
+        tl.store(row + 0, s2 * ix * (a_uu - rho * a_uw), mask=k_ok)
+        tl.store(row + 1, s2 * iy * (a_ww - rho * a_uw), mask=k_ok)
+        tl.store(row + 2, s2 * a_uw - rho * s2 * s2 * (a_uu - 2.0 * rho * a_uw + a_ww), mask=k_ok)
+        tl.store(row + 3, s2 * ix * (a_u - rho * a_w), mask=k_ok)
+        tl.store(row + 4, s2 * iy * (a_w - rho * a_u), mask=k_ok)
         tl.store(row[:, None] + 5 + ch[None, :], gf, mask=k_ok[:, None] & ch_ok[None, :])
 
 
@@ -170,7 +180,6 @@ class _Bins:
     the list of tile t is ``pair_token[tile_start[t]:tile_start[t+1]]``."""
 
     boxes: torch.Tensor  # [B*N, 4] int32: c0, c1, r0, r1 (inclusive; empty when lo > hi)
-    hit: torch.Tensor  # [B*N] bool: the box is not empty
     pair_token: torch.Tensor  # [pairs] int32
     tile_start: torch.Tensor  # [B*tiles + 1] int32
     tiles_x: int
@@ -204,7 +213,7 @@ def bin_tokens(flat: torch.Tensor, batch: int, height: int, width: int, support:
     per_tile = torch.bincount(tile, minlength=batch * tiles_x * tiles_y)
     tile_start = torch.zeros(per_tile.numel() + 1, dtype=torch.int64, device=dev)
     torch.cumsum(per_tile, 0, out=tile_start[1:])
-    return _Bins(boxes, hit, token[order].to(torch.int32), tile_start.to(torch.int32), tiles_x, tiles_y, xs, ys)
+    return _Bins(boxes, token[order].to(torch.int32), tile_start.to(torch.int32), tiles_x, tiles_y, xs, ys)
 
 
 def _launch_shape(bins: _Bins, batch: int, channels: int) -> tuple[tuple[int], dict]:
@@ -217,19 +226,6 @@ def _launch_shape(bins: _Bins, batch: int, channels: int) -> tuple[tuple[int], d
 def _has_work(bins: _Bins, d: int) -> bool:
     """Whether any token touches the map with any colour (else the map and all gradients are zero)."""
     return d > 5 and bins.pair_token.numel() > 0
-
-
-def _geometry_gradients(t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """The five geometry gradients from the summed moments ``m`` [B*N, 5] (v = exp(-s q),
-    q = u^2 - 2 rho u w + w^2, u = dx/sx, w = dy/sy, s = 1/(2(1-rho^2)))."""
-    t = t.double()
-    ix, iy, rho = 1.0 / t[:, SX], 1.0 / t[:, SY], t[:, RHO]
-    s = 0.5 / (1.0 - rho * rho)
-    a_u, a_w, a_uu, a_uw, a_ww = m.unbind(1)
-    a_q = a_uu - 2.0 * rho * a_uw + a_ww
-    return torch.stack([2.0 * s * ix * (a_uu - rho * a_uw), 2.0 * s * iy * (a_ww - rho * a_uw),
-                        2.0 * s * a_uw - 4.0 * rho * s * s * a_q,
-                        2.0 * s * ix * (a_u - rho * a_w), 2.0 * s * iy * (a_w - rho * a_u)], 1)
 
 
 class _TritonSplat(torch.autograd.Function):
@@ -265,8 +261,6 @@ class _TritonSplat(torch.autograd.Function):
                                    *grad.stride(), **meta)
         sums = torch.zeros(flat.shape[0], d, dtype=torch.float64, device=flat.device)
         sums.index_add_(0, bins.pair_token.long(), part.double())
-        # tokens with an empty box get no gradient (their s may be inf: 0 * inf must not give NaN)
-        sums[:, :5] = torch.where(bins.hit[:, None], _geometry_gradients(flat, sums[:, :5]), 0.0)
         return sums.view(b, -1, d).to(flat.dtype), None, None, None
 
 
