@@ -54,16 +54,15 @@ class SketchLayout:
 
     def summary(self) -> str:
         """One line: how many Gaussians became tokens, and why the others did not."""
-        k = len(self.why)
         n = int((self.kept >= 0).sum())
-        text = f"kept {n} of {k} sketched Gaussians as tokens"
+        line = f"kept {n} of {len(self.why)} sketched Gaussians as tokens"
         if n:
-            text += f" (box IoU >= {float(np.nanmin(self.iou)):.2f})"
+            line += f" (box IoU >= {float(np.nanmin(self.iou)):.2f})"
         reasons = {NO_REGION: "have no region close to their box", OVERLAP: "overlap a kept smaller one",
                    NO_ROOM: "did not fit the token count"}
-        others = [f"{self.why.count(r)} {text}" for r, text in reasons.items() if self.why.count(r)]
+        others = [f"{self.why.count(r)} {says}" for r, says in reasons.items() if self.why.count(r)]
         fill = {"model": "the layout model", "density": "the sketch's outline density"}.get(self.fill)
-        return text + ("; " + ", ".join(others) if others else "") + (f"; the rest from {fill}" if fill else "")
+        return line + ("; " + ", ".join(others) if others else "") + (f"; the rest from {fill}" if fill else "")
 
 
 def sketch_layout(sketch: np.ndarray, tokens: int, tile: int = 256, min_size: int = 8,
@@ -246,11 +245,11 @@ def density_layout(density: np.ndarray, tokens: int, min_size: int = 8, keep: np
 
 def outline_regions(regions: np.ndarray, density: np.ndarray) -> np.ndarray:
     """The regions ``[M, 4]`` of a density layout that lie on sketched outlines (mean density >= OUTLINE_MEAN)."""
-    integral = density.astype(np.float64).cumsum(0).cumsum(1)
-    integral = np.pad(integral, ((1, 0), (1, 0)))
+    integral = bias_integral(density, density.shape, density.shape)
     x0, y0, x1, y1 = (regions[:, i] for i in range(4))
-    total = integral[y1 + 1, x1 + 1] - integral[y0, x1 + 1] - integral[y1 + 1, x0] + integral[y0, x0]
-    return regions[total / ((x1 - x0 + 1) * (y1 - y0 + 1)) >= OUTLINE_MEAN]
+    h, w = y1 - y0 + 1, x1 - x0 + 1
+    total = box_sums(integral, np.stack([y0, x0, h, w], axis=1), (0, 0))
+    return regions[total / (h * w) >= OUTLINE_MEAN]
 
 
 def inpaint_layout(model: Generator, start: np.ndarray, keep: np.ndarray, label: int = 0,
