@@ -32,6 +32,22 @@ def norm_to_axis(u: Array | float, length: int) -> Array | float:
     return (u + 1.0) * (length - 1) / 2.0
 
 
+def reframe(tokens: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """Tokens ``[..., >=5]`` normalised to a corner-aligned pixel grid of ``from_hw`` -> the same Gaussians
+    normalised to a grid of ``to_hw`` that shares its top-left pixel (as an image edge-padded at the bottom and
+    right shares it with the padded tile). Sigmas are clamped to their bounds afterwards."""
+    (fh, fw), (th, tw) = from_hw, to_hw
+    if min(fh, fw, th, tw) < 2:
+        raise GPSTokenError(f"cannot reframe tokens between {fw}x{fh} and {tw}x{th} pixel grids (need >= 2 px a side)")
+    out = np.array(tokens, dtype=np.float32, copy=True)
+    sx, sy = (fw - 1) / (tw - 1), (fh - 1) / (th - 1)
+    out[..., MX] = (out[..., MX] + 1) * sx - 1
+    out[..., MY] = (out[..., MY] + 1) * sy - 1
+    out[..., SX] *= sx
+    out[..., SY] *= sy
+    return clamp_gaussians(out)
+
+
 def g_init_from_regions(regions_px: np.ndarray, tile_hw: tuple[int, int] = (256, 256)) -> np.ndarray:
     """Official g_init ``[..., 5]`` of tile-local pixel boxes ``(x0, y0, x1, y1)`` with inclusive ends.
 

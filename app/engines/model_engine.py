@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from gpstoken.errors import GPSTokenError
-from gpstoken.tokens import merge_tiles, normalize_regions, split_tiles
+from gpstoken.tokens import merge_tiles, normalize_regions, reframe, split_tiles
 from gpstoken_studio.engines.base import (Cancel, EngineRequest, Partial, Progress, metrics_of, to_display,
                                           warm_tokens)
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
@@ -42,6 +42,10 @@ class ModelEngine:
                  precision: str = "auto") -> None:
         if not os.path.isfile(checkpoint):
             raise GPSTokenError(f"no such checkpoint: {checkpoint}")
+        from gpstoken.models.checkpoint import needs_config
+
+        if needs_config(checkpoint) and config is None:  # reads the header: a file that is no model ends here
+            raise GPSTokenError(f"{os.path.basename(checkpoint)} is an official checkpoint: pass its YAML (--config)")
         self.checkpoint, self.config, self.requested_precision = checkpoint, config, precision
         self._model = None
         self._lock = threading.Lock()
@@ -90,13 +94,65 @@ class ModelEngine:
         metrics = metrics_of(request.image, result.reconstruction, request.mask)
         return dataclasses.replace(result, metrics=metrics, seconds=time.perf_counter() - t0)
 
+    def refine(self, request: EngineRequest, progress: Progress, cancel: Cancel, partial: Partial) -> Result:
+        """Test-time refinement (``gpstoken.refine``) of the previous full result's tokens for up to
+        ``request.steps`` steps, locks kept exactly; each improvement so far goes to ``partial``."""
+        from gpstoken.refine import refine
+
+        t0 = time.perf_counter()
+        start = self._refine_start(request)
+        small = self._small_plane(request)
+        tile = (self.model.config.tile_size,) * 2
+        to_model = (lambda t: _reframed(t, small, tile)) if small else (lambda t: t)
+        to_plane = (lambda t: _reframed(t, tile, small)) if small else (lambda t: t)
+        lock_g = (request.locks & LOCK_GEOMETRY) != 0
+        lock_f = (request.locks & LOCK_FEATURES) != 0
+
+        def show(status) -> None:
+            progress(status.step / max(request.steps, 1), f"refine step {status.step}: {status.psnr:.2f} dB")
+            tokens = self._kept(to_plane(status.tokens), start, lock_g)
+            partial(dataclasses.replace(self._result(request, "full", tokens, status.recon, 0.0), partial=True))
+
+        out = refine(self.model, request.image, to_model(start), request.plane.tile_grid, locked_geometry=lock_g,
+                     locked_features=lock_f, steps=max(int(request.steps), 0), precision=self.precision,
+                     progress=show, cancel=cancel)
+        if out.recon is None:
+            raise GPSTokenError(out.message)
+        result = self._result(request, "full", self._kept(to_plane(out.tokens), start, lock_g), out.recon, 0.0)
+        metrics = metrics_of(request.image, result.reconstruction, request.mask)
+        return dataclasses.replace(result, metrics=metrics, seconds=time.perf_counter() - t0)
+
     # --------------------------------------------------------------------------------------------
 
-    def _check_plane(self, request: EngineRequest) -> None:
+    def _refine_start(self, request: EngineRequest) -> np.ndarray:
+        """The previous full result's tokens of the request's rows (refinement starts from them)."""
+        prev = request.previous
+        if prev is None or prev.features != self.features or prev.tokens.shape[1] != 5 + self.model.config.gps_c:
+            raise GPSTokenError("refine needs this model's reconstruction of the layout first")
+        length = int(max(request.rows.max(initial=0), prev.rows.max(initial=0))) + 1
+        tokens = prev.tokens_by_row(length)[request.rows]
+        if np.isnan(tokens[:, 0]).any():
+            raise GPSTokenError("refine needs this model's reconstruction of the layout first")
+        return tokens
+
+    @staticmethod
+    def _kept(tokens: np.ndarray, start: np.ndarray, lock_g: np.ndarray) -> np.ndarray:
+        """Locked geometry exactly as it started (a reframe there and back may round)."""
+        out = np.array(tokens, np.float32)
+        out[lock_g, :5] = start[lock_g, :5]
+        return out
+
+    def _small_plane(self, request: EngineRequest) -> tuple[int, int] | None:
+        """(H, W) of a plane smaller than the model's tile (the model sees it edge-padded to one tile, as the
+        command line pads it), None for a plane of whole model tiles; other tilings are a one-line error."""
         size = self.model.config.tile_size
-        if request.plane.tile_hw != (size, size):
+        plane = request.plane
+        if plane.tile == 0 and plane.tile_hw[0] <= size and plane.tile_hw[1] <= size:
+            return plane.tile_hw
+        if plane.tile_hw != (size, size):
             raise GPSTokenError(f"this model needs {size}x{size} tiles; the image uses "
-                                f"{request.plane.tile_hw[1]}x{request.plane.tile_hw[0]} (use the fit engine)")
+                                f"{plane.tile_hw[1]}x{plane.tile_hw[0]} (use the fit engine)")
+        return None
 
     def _encode(self, request: EngineRequest, cancel: Cancel) -> np.ndarray:
         """Encode tile by tile (any number of tokens per tile); tokens come back merged, in row order."""
@@ -104,11 +160,12 @@ class ModelEngine:
 
         from gpstoken.models.pipeline import image_tiles, inference_context
 
-        self._check_plane(request)
+        small = self._small_plane(request)
         model, plane = self.model, request.plane
+        size = model.config.tile_size
         grid = plane.tile_grid
-        tiles = image_tiles(request.image, grid, model.config.tile_size)
-        th, tw = plane.tile_hw
+        tiles = image_tiles(request.image, grid, size)
+        th, tw = (size, size) if small else plane.tile_hw
         out = np.zeros((len(request.rows), 5 + model.config.gps_c), np.float32)
         with inference_context(model.device, self.precision):
             for t in range(plane.num_tiles):
@@ -119,10 +176,15 @@ class ModelEngine:
                     continue
                 i, j = divmod(t, grid[1])
                 local_boxes = request.regions[k] - np.array([j * tw, i * th, j * tw, i * th])
-                g = torch.from_numpy(tile_local(request.g_init[k], t, grid).astype(np.float32))[None]
+                g_local = tile_local(request.g_init[k], t, grid)
+                if small:
+                    g_local = reframe(g_local, small, (size, size))
+                g = torch.from_numpy(g_local.astype(np.float32))[None]
                 r = torch.from_numpy(normalize_regions(np.clip(local_boxes, 0, [tw - 1, th - 1, tw - 1, th - 1]),
                                                        (th, tw)))[None]
                 local = model.encode(tiles[t:t + 1], g, r).float().cpu().numpy()[0]
+                if small:
+                    local[:, :5] = reframe(local[:, :5], (size, size), small)
                 out[k] = merged_plane(local, t, grid)
         return out
 
@@ -133,10 +195,12 @@ class ModelEngine:
         from gpstoken.models.pipeline import inference_context
         from gpstoken.render import render
 
-        self._check_plane(request)
+        small = self._small_plane(request)
         model = self.model
         rows, cols = request.plane.tile_grid
         rs = model.config.gps_rs
+        if small:
+            tokens = np.concatenate([reframe(tokens[:, :5], small, (model.config.tile_size,) * 2), tokens[:, 5:]], 1)
         features = render(np.ascontiguousarray(tokens, np.float32), size=(rs[0] * rows, rs[1] * cols),
                           support=model.config.gps_dmax)
         with inference_context(model.device, self.precision):
@@ -150,3 +214,8 @@ class ModelEngine:
             g_init=request.g_init.copy(), tokens=np.asarray(tokens, np.float32),
             reconstruction=to_display(recon, request.image.shape[:2]), features=self.features, seconds=seconds,
         )
+
+
+def _reframed(tokens: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """Tokens ``[K, 5+C]`` with their geometry moved from one pixel frame to another (``gpstoken.tokens.reframe``)."""
+    return np.concatenate([reframe(tokens[:, :5], from_hw, to_hw), tokens[:, 5:]], axis=1).astype(np.float32)
