@@ -321,3 +321,39 @@ def test_train_help_texts_name_the_options_of_each_kind(capsys):
     assert "--conditioning" not in layout and "--tokens" in layout
     assert "--conditioning" in texture and "--tokens" not in texture
     assert "layout or texture generator" in " ".join(top.split())
+
+
+def test_an_error_after_a_progress_bar_starts_a_line_of_its_own(tmp_path):
+    """On a terminal the bar is cleared before the error line: the last line a terminal shows is the error;
+    into a pipe or file no bar is drawn, so stderr is the one error line."""
+    import fcntl
+    import pty
+    import termios
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.open(ASTRONAUT).convert("RGB").resize((32, 32)).save(folder / "a.png")
+    whole = (folder / "a.png").read_bytes()
+    (folder / "b.png").write_bytes(whole[: len(whole) // 2])  # a valid header, truncated pixels
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    proc = subprocess.Popen([sys.executable, "-m", "gpstoken.cli", "reconstruct", str(folder), "--out",
+                             str(tmp_path / "out")], stderr=secondary, stdout=subprocess.DEVNULL)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=300) == 2
+    text = b"".join(chunks).decode()
+    assert "%|" in text  # the bar was drawn
+    shown = text.replace("\r\n", "\n").rstrip("\n").split("\n")[-1].split("\r")[-1]
+    assert shown.startswith("gpstoken reconstruct: error: b.png"), repr(text[-300:])
+    piped = cli("reconstruct", str(folder), "--out", str(tmp_path / "out2"))  # not a terminal: no bar at all
+    assert piped.returncode == 2 and piped.stderr.startswith("gpstoken reconstruct: error: b.png")
+    assert piped.stderr.count("\n") == 1 and "\r" not in piped.stderr
