@@ -14,6 +14,7 @@ With ``TRITON_INTERPRET=1`` set before this module is imported, the kernels run 
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +27,7 @@ from .grid import grid_axis
 TILE_H = 16
 TILE_W = 16
 BLOCK_T = 16  # pairs a program takes at once
-_BOX_BLOCK = 128  # tokens per program of the box kernel
+_BIN_BLOCK = 128  # tokens per program of the box kernel, pairs per step of the pair kernel
 
 
 @triton.jit
@@ -51,8 +52,10 @@ def _axis_range(axis_ptr, n, mu, bound):
 
 
 @triton.jit
-def _box_kernel(tok_ptr, xs_ptr, ys_ptr, box_ptr, count, D, H, W, support, BLOCK: tl.constexpr):
-    """Exact support box ``c0, c1, r0, r1`` of each token (one fused launch instead of ~150 small torch ops)."""
+def _box_kernel(tok_ptr, xs_ptr, ys_ptr, box_ptr, tiles_ptr, count, D, H, W, support,
+                TILE_H: tl.constexpr, TILE_W: tl.constexpr, BLOCK: tl.constexpr):
+    """Exact support box ``c0, c1, r0, r1`` of each token and the number of screen tiles it overlaps
+    (one launch instead of ~150 small torch ops)."""
     i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = i < count
     base = tok_ptr + i.to(tl.int64) * D
@@ -66,6 +69,28 @@ def _box_kernel(tok_ptr, xs_ptr, ys_ptr, box_ptr, count, D, H, W, support, BLOCK
     tl.store(box_ptr + 4 * i + 1, c1, mask=ok)
     tl.store(box_ptr + 4 * i + 2, r0, mask=ok)
     tl.store(box_ptr + 4 * i + 3, r1, mask=ok)
+    hit = (c0 <= c1) & (r0 <= r1)
+    tiles = (c1 // TILE_W - c0 // TILE_W + 1) * (r1 // TILE_H - r0 // TILE_H + 1)
+    tl.store(tiles_ptr + i, tl.where(hit, tiles, 0), mask=ok)
+
+
+@triton.jit
+def _pair_kernel(box_ptr, first_ptr, tile_ptr, token_ptr, tokens_per_image, tiles_x, tiles_y,
+                 TILE_H: tl.constexpr, TILE_W: tl.constexpr, BLOCK: tl.constexpr):
+    """The (tile, token) pairs of token i, at its offset ``first[i]``, its tiles in row-major order."""
+    i = tl.program_id(0)
+    first = tl.load(first_ptr + i)
+    last = tl.load(first_ptr + i + 1)
+    tx0 = tl.load(box_ptr + 4 * i) // TILE_W
+    nx = tl.load(box_ptr + 4 * i + 1) // TILE_W - tx0 + 1
+    ty0 = tl.load(box_ptr + 4 * i + 2) // TILE_H
+    image_tile0 = (i // tokens_per_image) * tiles_y
+    for start in range(first, last, BLOCK):
+        p = start + tl.arange(0, BLOCK)
+        local = p - first
+        tile = (image_tile0 + ty0 + local // nx) * tiles_x + tx0 + local % nx
+        tl.store(tile_ptr + p, tile, mask=p < last)
+        tl.store(token_ptr + p, i + 0 * p, mask=p < last)
 
 
 @triton.jit
@@ -188,32 +213,35 @@ class _Bins:
     ys: torch.Tensor
 
 
+@functools.lru_cache(maxsize=16)
+def _axis(length: int, device: torch.device) -> torch.Tensor:
+    return grid_axis(length, torch.float32, device)
+
+
 @torch.no_grad()
 def bin_tokens(flat: torch.Tensor, batch: int, height: int, width: int, support: float) -> _Bins:
     """Exact support boxes of tokens ``[B*N, 5+C]`` and the (tile, token) pairs they overlap, sorted by tile."""
     dev = flat.device
-    xs, ys = grid_axis(width, torch.float32, dev), grid_axis(height, torch.float32, dev)
-    boxes = torch.empty(flat.shape[0], 4, dtype=torch.int32, device=dev)
-    if flat.shape[0]:
-        _box_kernel[(triton.cdiv(flat.shape[0], _BOX_BLOCK),)](flat, xs, ys, boxes, flat.shape[0], flat.shape[1],
-                                                               height, width, support, BLOCK=_BOX_BLOCK)
-    c0, c1, r0, r1 = boxes.long().unbind(1)
+    xs, ys = _axis(width, dev), _axis(height, dev)
+    n = flat.shape[0]
     tiles_x, tiles_y = triton.cdiv(width, TILE_W), triton.cdiv(height, TILE_H)
-    hit = (c0 <= c1) & (r0 <= r1)
-    tx0, ty0 = c0 // TILE_W, r0 // TILE_H
-    nx = torch.where(hit, c1 // TILE_W - tx0 + 1, 0)
-    ny = torch.where(hit, r1 // TILE_H - ty0 + 1, 0)
-    count = nx * ny
-    total = int(count.sum())
-    token = torch.repeat_interleave(torch.arange(flat.shape[0], device=dev), count, output_size=total)
-    local = torch.arange(total, device=dev) - (torch.cumsum(count, 0) - count)[token]
-    image = token // (flat.shape[0] // batch)
-    tile = (image * tiles_y + ty0[token] + local // nx[token]) * tiles_x + tx0[token] + local % nx[token]
-    tile, order = torch.sort(tile, stable=True)
-    per_tile = torch.bincount(tile, minlength=batch * tiles_x * tiles_y)
-    tile_start = torch.zeros(per_tile.numel() + 1, dtype=torch.int64, device=dev)
-    torch.cumsum(per_tile, 0, out=tile_start[1:])
-    return _Bins(boxes, token[order].to(torch.int32), tile_start.to(torch.int32), tiles_x, tiles_y, xs, ys)
+    boxes = torch.empty(n, 4, dtype=torch.int32, device=dev)
+    first = torch.zeros(n + 1, dtype=torch.int32, device=dev)  # token i's pairs: first[i] .. first[i+1]-1
+    if n:
+        tiles = torch.empty(n, dtype=torch.int32, device=dev)
+        _box_kernel[(triton.cdiv(n, _BIN_BLOCK),)](flat, xs, ys, boxes, tiles, n, flat.shape[1], height, width,
+                                                   support, TILE_H=TILE_H, TILE_W=TILE_W, BLOCK=_BIN_BLOCK)
+        first[1:] = torch.cumsum(tiles, 0)
+    total = int(first[-1])
+    tile = torch.empty(total, dtype=torch.int32, device=dev)
+    token = torch.empty(total, dtype=torch.int32, device=dev)
+    if total:
+        _pair_kernel[(n,)](boxes, first, tile, token, n // batch, tiles_x, tiles_y, TILE_H=TILE_H, TILE_W=TILE_W,
+                           BLOCK=_BIN_BLOCK)
+    tile, order = torch.sort(tile, stable=True)  # stable: a tile's list in token order (deterministic sums)
+    tile_start = torch.zeros(batch * tiles_x * tiles_y + 1, dtype=torch.int32, device=dev)
+    tile_start[1:] = torch.cumsum(torch.bincount(tile, minlength=batch * tiles_x * tiles_y), 0)
+    return _Bins(boxes, token[order], tile_start, tiles_x, tiles_y, xs, ys)
 
 
 def _launch_shape(bins: _Bins, batch: int, channels: int) -> tuple[tuple[int], dict]:
