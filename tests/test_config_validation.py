@@ -24,7 +24,8 @@ def test_train_config_values_are_refused_with_the_key_named(key, value, words):
 
 @pytest.mark.parametrize("changes, words", [
     ({"gps_num": 10**9}, "gps_num must be between"), ({"gps_rs": [100_000, 100_000]}, "gps_rs must be between"),
-    ({"gps_dmax": NAN}, "gps_dmax must be a finite number"), ({"decoder_ch_mult": [1] * 12}, "at most 8"),
+    ({"gps_rs": [256, 256], "decoder_ch_mult": [1, 1, 1, 1, 1]}, "2048-px limit"),
+    ({"gps_dmax": NAN}, "gps_dmax must be a finite number"), ({"decoder_ch_mult": [1] * 12}, "at most 5"),
 ])
 def test_tokenizer_config_sizes_are_bounded_before_a_model_is_built(changes, words):
     with pytest.raises(GPSTokenError, match=words):

@@ -11,12 +11,15 @@ from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
 DECODER_PADDINGS = ("zeros", "replicate")
+
+
 # Upper limits on the sizes a config (possibly from a downloaded file's metadata) may ask for: far above
 # the official models, far below sizes that would allocate gigabytes before any weight is read.
 BOUNDS = {"gps_num": (1, 16384), "gps_c": (1, 4096), "gpsenc_n": (0, 256), "gpsenc_c": (1, 16384),
-          "rois": (1, 64), "gps_dmax": (1e-6, 1e6), "gps_adaptive_w": (-1e6, 1e6), "gps_rs": (2, 1024),
+          "rois": (1, 64), "gps_dmax": (1e-6, 1e6), "gps_adaptive_w": (-1e6, 1e6), "gps_rs": (2, 256),
           "preprocess_channels": (1, 16384), "heads": (1, 1024), "decoder_ch": (1, 16384),
           "decoder_ch_mult": (1, 64), "decoder_num_res_blocks": (0, 64), "z_channels": (1, 4096)}
+MAX_TILE = 2048  # pixels a side; the official models use 256
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,11 @@ class TokenizerConfig:
     def validate(self) -> None:
         """Raise a one-line CheckpointError if the numbers cannot build a model."""
         check_fields(self, "config", CheckpointError, BOUNDS)
-        if len(self.decoder_ch_mult) > 8:
-            raise CheckpointError(f"config: decoder_ch_mult has {len(self.decoder_ch_mult)} levels (at most 8)")
+        if len(self.decoder_ch_mult) > 5:
+            raise CheckpointError(f"config: decoder_ch_mult has {len(self.decoder_ch_mult)} levels (at most 5)")
+        if self.gps_rs and self.gps_rs[0] * 2 ** (len(self.decoder_ch_mult) - 1) > MAX_TILE:
+            raise CheckpointError(f"config: a tile of gps_rs {self.gps_rs[0]} x {2 ** (len(self.decoder_ch_mult) - 1)} "
+                                  f"px is over the {MAX_TILE}-px limit")
         positive = ("gps_num", "gps_c", "gpsenc_c", "rois", "preprocess_channels", "heads", "decoder_ch")
         for key in positive:
             if int(getattr(self, key)) < 1:
