@@ -86,17 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     from gpstoken_studio.widgets.style import apply_dark_style
 
     apply_dark_style(app)
+    window.prompts.unattended = bool(args.screenshot)
+    if args.screenshot and not args.image:
+        print("gpstoken-studio: --screenshot needs an IMAGE to open", file=sys.stderr)
+        return 2
+    # opened before the window shows: when nobody can answer, an error is one line on stderr and status 2
+    if args.image and not window.open_path(args.image) and not window.prompts.can_ask():
+        return 2
     window.show()
     if args.screenshot:
-        window.confirm_close = False
-        if not args.image or not window.open_path(args.image):
-            print("gpstoken-studio: --screenshot needs an image that opens", file=sys.stderr)
-            return 2
         status = {"code": 1}
 
         def finish(ok: bool) -> None:
-            status["code"] = 0 if ok else 1
-            if not ok:
+            status["code"] = 2 if window.prompts.errors else 0 if ok else 1
+            if status["code"] == 1:
                 print("gpstoken-studio: no result before the screenshot timeout", file=sys.stderr)
             window.close()
             app.quit()
@@ -104,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         window.screenshot_when_ready(args.screenshot, on_done=finish)
         app.exec()
         return status["code"]
-    if not window.offer_recovery() and args.image:
-        window.open_path(args.image)
+    window.offer_recovery()
     return app.exec()
 
 

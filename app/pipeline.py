@@ -32,6 +32,7 @@ class Pipeline(QObject):
     message = Signal(str)  # one-line status / error text
     progress = Signal(float, str)  # fraction of the running full job, message
     full_result = Signal(object)  # Result of a finished full path (metrics filled in)
+    full_failed = Signal(str)  # the full path of the current document raised (one-line message)
     sweep_point = Signal(object)  # Result of one token count of a rate-quality sweep
 
     def __init__(self, scheduler: JobScheduler, engine, parent: QObject | None = None) -> None:
@@ -44,10 +45,10 @@ class Pipeline(QObject):
         self._engine_key: tuple | None = None
         self._stroke_first: int | None = None  # id of the first live re-partition of the stroke in progress
         self._stroke_start = None  # the layout when the stroke in progress began
-        self._flush_timer = QTimer(self)
         self._refining: Job | None = None  # the Refine job in flight, with the result it started from
         self._refine_from: Result | None = None
         self._refine_best: Result | None = None
+        self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self._flush)
@@ -55,8 +56,8 @@ class Pipeline(QObject):
         scheduler.partial.connect(self._on_partial)
         scheduler.failed.connect(self._on_failed)
         scheduler.progress.connect(self._on_progress)
-
         scheduler.cancelled.connect(lambda job: self._refine_done(job, self._refine_best))
+
     # --- wiring ---------------------------------------------------------------------------------
 
     def set_document(self, doc: Document | None) -> None:
@@ -65,8 +66,8 @@ class Pipeline(QObject):
             self.doc.bias.changed.disconnect(self._on_bias)
             self.doc.events.settings.disconnect(self._on_settings)
             self.doc.events.image.disconnect(self._on_image)
-        self.scheduler.cancel_all()
             self.doc.events.result.disconnect(self._on_result)
+        self.scheduler.cancel_all()
         self.doc = doc
         self._last_full = None
         self._want = None
@@ -77,8 +78,8 @@ class Pipeline(QObject):
         doc.bias.changed.connect(self._on_bias)
         doc.events.settings.connect(self._on_settings)
         doc.events.image.connect(self._on_image)
-        self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         doc.events.result.connect(self._on_result)
+        self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         if len(doc.layout):
             self.request(FULL)
         elif not doc.sketch:
@@ -205,7 +206,6 @@ class Pipeline(QObject):
 
         self.scheduler.submit(Job(SWEEP, doc.revision, run, owner=doc))
 
-    def _submit_layout(self) -> None:
     def refine(self) -> None:
         """Refine the shown model reconstruction on the worker (test-time refinement), showing each improvement;
         the outcome is one undo step. Called again while it runs, it stops and keeps the best state so far."""
@@ -263,6 +263,7 @@ class Pipeline(QObject):
         if result is not None and result.path == FULL and not result.partial:
             self._last_full = result
 
+    def _submit_layout(self) -> None:
         doc = self.doc
         s = doc.settings
         bias = doc.bias_for_partition()
@@ -287,12 +288,12 @@ class Pipeline(QObject):
         return newer and job.revision <= doc.revision
 
     def _on_partial(self, job: Job, result: Result) -> None:
-        if job.kind == SWEEP:
         if job.kind == REFINE:
             if job is self._refining and self._mine(job):
                 self._refine_best = result
                 self.doc.set_result(result)
             return
+        if job.kind == SWEEP:
             if self._mine(job):
                 self.sweep_point.emit(result)
             return
@@ -301,10 +302,10 @@ class Pipeline(QObject):
             self.doc.set_result(result)
 
     def _on_finished(self, job: Job, value) -> None:
-        if job.kind == SWEEP:
         if job.kind == REFINE:
             self._refine_done(job, value)
             return
+        if job.kind == SWEEP:
             self.message.emit("sweep finished")
             return
         if job.kind == RELAYOUT:
@@ -330,9 +331,11 @@ class Pipeline(QObject):
             self.doc.set_result(value)
 
     def _on_failed(self, job: Job, message: str) -> None:
-        if job.owner is self.doc:
         self._refine_done(job, None)
+        if job.owner is self.doc:
             self.message.emit(f"{job.kind} failed: {message}")
+            if job.kind == FULL:
+                self.full_failed.emit(message)
 
     def _on_progress(self, job: Job, fraction: float, message: str) -> None:
         if job.kind in (FULL, SWEEP, REFINE) and self._mine(job):

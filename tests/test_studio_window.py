@@ -205,22 +205,6 @@ def test_exported_tokens_are_read_by_the_cli(make_studio, qtbot, tmp_path):
     assert np.load(tmp_path / "f.npy").shape[0] == 3
 
 
-def test_autosave_writes_a_recovery_file_that_the_next_start_offers(make_studio, qtbot, monkeypatch):
-    win = make_studio(tokens=32, steps=0)
-    doc = win.document
-    doc.layout.select([0, 1, 2])
-    win.actions_registry.trigger("delete")
-    win.autosaver.save_now()
-    win.autosaver.wait()
-    assert win.autosaver.pending() is not None
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
-    again = make_studio(image=None)
-    assert again.offer_recovery()
-    wait_idle(again)
-    assert again.document.layout.state().equals(doc.layout.state())
-    assert again.document.layout.deleted().sum() == 3
-
-
 def test_gui_thread_keeps_ticking_during_a_drag_and_a_full_fit(make_studio, qtbot):
     win = make_studio(GOLDEN / "astronaut.png", tokens=128, steps=40)
     doc = win.document

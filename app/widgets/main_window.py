@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.images import load_image, save_image
@@ -35,6 +35,7 @@ from gpstoken_studio.widgets.gc_guard import MainThreadCollector
 from gpstoken_studio.widgets.generate_panel import GeneratePanel
 from gpstoken_studio.widgets.inspector import InspectorPanel
 from gpstoken_studio.widgets.metrics_panel import MetricsPanel
+from gpstoken_studio.widgets.prompts import NO_ANSWER, Prompts
 from gpstoken_studio.widgets.qt_actions import build_qactions
 from gpstoken_studio.widgets.rate_plot import RatePlot
 from gpstoken_studio.widgets.region_actions import RegionActions
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.autosaver = Autosaver(autosave_s, self)
 
+        self.prompts = Prompts(self)  # every dialog; decides whether anyone can answer
         self.region_actions = RegionActions(self.status)
         self.actions_registry = ActionRegistry()
         register_actions(self.actions_registry, self)
@@ -232,7 +234,7 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         if self.document is None:
             return False
-        path, _ = QFileDialog.getSaveFileName(self, "Save Project", self._suggest(SUFFIX), PROJECT_FILTER)
+        path = self.prompts.save_path("Save Project", self._suggest(SUFFIX), PROJECT_FILTER)
         return bool(path) and self.save_project(Path(path).with_suffix(SUFFIX))
 
     def save_project(self, path: str | Path) -> bool:
@@ -262,7 +264,7 @@ class MainWindow(QMainWindow):
     def _ask_export(self, title: str, suffix: str, filter: str, export) -> None:
         if self.document is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, title, self._suggest(suffix), filter)
+        path = self.prompts.save_path(title, self._suggest(suffix), filter)
         if path:
             export(path)
 
@@ -373,7 +375,7 @@ class MainWindow(QMainWindow):
         """Pick a tokenizer checkpoint (ours, a training .pt, or an official file and then its YAML)."""
         from gpstoken.models.checkpoint import needs_config
 
-        path, _ = QFileDialog.getOpenFileName(self, "Open Model Checkpoint", "", MODEL_FILTER)
+        path = self.prompts.open_path("Open Model Checkpoint", "", MODEL_FILTER)
         if not path:
             return
         try:
@@ -383,7 +385,7 @@ class MainWindow(QMainWindow):
             return
         config = None
         if official:
-            config, _ = QFileDialog.getOpenFileName(self, "Its YAML config", str(Path(path).parent),
+            config = self.prompts.open_path("Its YAML config", str(Path(path).parent),
                                                     "YAML (*.yaml *.yml)")
             if not config:
                 return
@@ -460,7 +462,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, title: str, message: str) -> None:
         self.status.set_message(message)
-        QMessageBox.critical(self, title, message)
+        self.prompts.error(title, message)
 
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(self.actions_registry, self)
@@ -468,30 +470,33 @@ class MainWindow(QMainWindow):
         return dialog
 
     def about(self) -> None:
-        QMessageBox.about(self, "About GPSToken Studio",
+        self.prompts.inform("About GPSToken Studio",
                           "GPSToken Studio: see and steer Gaussian-parameterized spatially-adaptive image tokens.")
 
     def ask_open(self, filter: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open", "", filter)
+        path = self.prompts.open_path("Open", "", filter)
         if path:
             self.open_path(path)
 
     def offer_recovery(self) -> bool:
-        """If a recovery file exists, ask to restore it; returns whether it was restored."""
-        pending = self.autosaver.pending()
-        if pending is None:
-            return False
-        answer = QMessageBox.question(self, "Recover unsaved work?",
-                                      "GPSToken Studio found unsaved work from a previous session:\n"
-                                      f"{pending}\n\nRestore it?")
-        if answer != QMessageBox.Yes:
-            self.autosaver.discard()
-            return False
-        restored = self.open_path(pending)
-        if restored:
-            self.document.project_path = None
-            self.document.history.clear()
-        return restored
+        """Offer the work of editors that ended without saving it (newest first); returns whether one was
+        restored. Restored work is an unsaved document whose recovery file stays until it is saved or
+        discarded; Discard deletes a file; Ignore (or nobody to answer) keeps it for the next start."""
+        for pending in self.autosaver.orphans():
+            answer = self.prompts.ask("Recover unsaved work?",
+                                      "GPSToken Studio found unsaved work from an editor that ended without "
+                                      f"saving it:\n{pending}\n\nOpen restores it, Discard deletes it, "
+                                      "Ignore keeps it for the next start.",
+                                      QMessageBox.Open | QMessageBox.Discard | QMessageBox.Ignore)
+            if answer == QMessageBox.Discard:
+                self.autosaver.remove_orphan(pending)
+            elif answer == QMessageBox.Open and self.open_path(pending):
+                self.autosaver.adopt(pending)
+                self.document.project_path = None
+                self.document.history.mark_unsaved()
+                self.status.set_message(f"Recovered unsaved work ({pending.name}): save it to keep it")
+                return True
+        return False
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
@@ -530,9 +535,12 @@ class MainWindow(QMainWindow):
         doc = self.document
         if not self.confirm_close or doc is None or not doc.history.dirty:
             return True
-        answer = QMessageBox.question(self, "Unsaved changes", f"Save changes before {doing}?",
-                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
-        return answer == QMessageBox.Discard or (answer == QMessageBox.Save and self.save())
+        answer = self.prompts.ask("Unsaved changes", f"Save changes before {doing}?",
+                                  QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel)
+        if answer == QMessageBox.Discard:
+            self.autosaver.discard()
+        # nobody to ask: go on; the autosaver keeps the unsaved work in its recovery file
+        return answer in (NO_ANSWER, QMessageBox.Discard) or (answer == QMessageBox.Save and self.save())
 
     def closeEvent(self, event) -> None:
         if not self.confirm_discard("closing"):
@@ -542,11 +550,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop timers and the worker; a clean exit leaves no recovery file."""
-        self.autosaver.timer.stop()
+        """Stop timers and the worker; unsaved work that nobody saved or discarded stays in its recovery file."""
         if self.training is not None:
             self.training.timer.stop()  # the run itself keeps going: it is in its own session
-        self.autosaver.discard()
+        self.autosaver.release()
         self.pipeline.set_document(None)
         self.scheduler.shutdown()
         if self.generation is not None:
@@ -554,7 +561,8 @@ class MainWindow(QMainWindow):
         self.collector.stop()
 
     def screenshot_when_ready(self, path: str | Path, timeout_s: float = 300.0, on_done=None) -> None:
-        """After the first full result is shown, grab the window into ``path`` and call ``on_done(ok)``."""
+        """After the first full result is shown, grab the window into ``path`` and call ``on_done(ok)``; a failed
+        full path or an unwritable ``path`` is an error (``show_error``) and ends it too."""
         done = {"fired": False}
 
         def grab(ok: bool) -> None:
@@ -563,9 +571,12 @@ class MainWindow(QMainWindow):
             done["fired"] = True
             if ok:
                 self.canvas.canvas.update()
-                self.grab().save(str(path))
+                if not self.grab().save(str(path)):
+                    self.show_error("Screenshot failed", f"cannot write the screenshot {path}")
             if on_done is not None:
                 on_done(ok)
 
         self.pipeline.full_result.connect(lambda _r: QTimer.singleShot(300, lambda: grab(True)))
         QTimer.singleShot(int(timeout_s * 1000), lambda: grab(False))
+        self.pipeline.full_failed.connect(lambda message: (self.show_error("Reconstruction failed", message),
+                                                           grab(False)))
