@@ -10,6 +10,9 @@ Conventions (decided here):
   has zero loss weight and PSNR is measured on the image area only.
 - Parameterisation: sigma = sigmoid(a), rho = tanh(b), mu = tanh(s * c) with s the token's sigma in
   its g_init, so every step is valid and one Adam step moves a centre by about lr * its own size.
+- Anisotropy is softly bounded (``max_aspect``, on by default): Gaussians whose axis ratio exceeds it pay
+  ``aspect_weight * mean(log(ratio / max_aspect)^2)``. Without it, long thin Gaussians grow across edges
+  and leave streaks; with it, the longest streaks go at a PSNR cost of 0.01-0.1 dB (docs/quality.md).
 - Colours start from a few SIRT steps of the linear least-squares problem (geometry fixed), so the
   first step already has a good PSNR.
 - The fit draws no random numbers: equal inputs give equal results.
@@ -38,7 +41,7 @@ from .geometry_params import GeometryParams
 from .io.images import image_to_tensor, tensor_to_image
 from .io.tokenfile import TokenSet
 from .settings import default_device
-from .tokens import GEOMETRY_CHANNELS, SX, SY, check_gaussians
+from .tokens import GEOMETRY_CHANNELS, RHO, SX, SY, check_gaussians
 
 COLOUR_CHANNELS = 3
 PSNR_CAP = 100.0  # dB for a perfect match, so histories stay finite (and JSON-friendly)
@@ -60,7 +63,7 @@ class FitResult:
     recon: np.ndarray  # float32 [3, H, W], unclamped, [-1, 1] space
     recon_uint8: np.ndarray  # uint8 [H, W, 3]
     psnr_history: np.ndarray  # float64 [steps_done + 1]: dB of the clamped render; [0] before step 1
-    loss_history: np.ndarray  # float64 [steps_done + 1]: weighted MSE in [-1, 1] space
+    loss_history: np.ndarray  # float64 [steps_done + 1]: weighted MSE in [-1, 1] space (+ the anisotropy penalty)
     stopped: str = "done"  # "done" | "cancelled" | "nan"
     message: str = ""
     optimizer_state: dict = field(default_factory=dict, repr=False, compare=False)
@@ -253,8 +256,11 @@ class _Problem:
                 stopped, message, final = "cancelled", f"cancelled after {step} steps", True
             optimizer.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(not final and bool(trained)):
-                out = self.render(self.decode_geometry(geo_param, fixed), colours)
+                geometry = self.decode_geometry(geo_param, fixed)
+                out = self.render(geometry, colours)
                 loss, mse = self.losses(out)
+                if opts.max_aspect and not final:
+                    loss = loss + opts.aspect_weight * aspect_excess(geometry, opts.max_aspect)
                 loss_value, mse_value = torch.stack([loss.detach(), mse]).tolist()
                 ok = math.isfinite(loss_value) and math.isfinite(mse_value)
                 if ok and not final and trained:
@@ -322,6 +328,16 @@ class _Problem:
         geo_param.requires_grad_(self.opts.freeze != "geometry")
         colours.requires_grad_(self.opts.freeze != "features")
         return fixed, geo_param, colours
+
+
+def aspect_excess(geometry: torch.Tensor, max_aspect: float) -> torch.Tensor:
+    """Mean over tokens of ``log(axis ratio / max_aspect)^2`` where the ratio of a Gaussian's axes exceeds
+    ``max_aspect`` (0 elsewhere): a soft bound on anisotropy, from the covariance's eigenvalues."""
+    a, c = geometry[:, SX].square(), geometry[:, SY].square()
+    b = geometry[:, RHO] * geometry[:, SX] * geometry[:, SY]
+    major = (a + c) / 2 + torch.sqrt(((a - c) / 2).square() + b.square() + 1e-20)  # finite gradient at a circle
+    log_ratio = 0.5 * (2 * torch.log(major) - torch.log(a * c - b.square()))  # log sqrt(major / minor)
+    return torch.relu(log_ratio - math.log(max_aspect)).square().mean()
 
 
 def _snapshot(params: dict, optimizer: torch.optim.Optimizer, step: int, out: torch.Tensor | None,

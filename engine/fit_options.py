@@ -23,6 +23,8 @@ class FitOptions:
     lam: float = 2.5  # adaptive layout: entropy exponent
     min_size: int | None = None  # adaptive layout: smallest region side (None: fit_init.auto_min_size)
     start_sigma_scale: float = 1.5  # a fresh fit starts from g_init with sigmas widened by this
+    max_aspect: float = 6.0  # > 0: Gaussians whose axis ratio exceeds this are penalised (long thin streaks); 0: off
+    aspect_weight: float = 1e-2  # weight of that penalty: mean over tokens of log(ratio / max_aspect)^2
     colour_init_iters: int = 8
     warmup_steps: int = 10  # lr ramp when given start tokens come without Adam moments (no first-step kick)
     progress_every: int = 10
@@ -37,6 +39,9 @@ class FitOptions:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise GPSTokenError(f"{name} must be a positive finite number, got {value!r}")
+        if not (math.isfinite(self.max_aspect) and math.isfinite(self.aspect_weight)
+                and (self.max_aspect == 0 or self.max_aspect >= 1) and self.aspect_weight >= 0):
+            raise GPSTokenError("max_aspect must be 0 (off) or >= 1 and aspect_weight >= 0")
         if self.freeze not in FREEZE_MODES:
             raise GPSTokenError(f"freeze must be one of {FREEZE_MODES}, got {self.freeze!r}")
         if self.progress_every < 1 or self.warmup_steps < 1 or self.colour_init_iters < 0 or self.max_recoveries < 0:
