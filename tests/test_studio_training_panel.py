@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt
 
 from gpstoken.train.runner import training_command
 from gpstoken_studio.model.training_form import RunHistory, ema
@@ -72,9 +72,12 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
         panel.data.setText(str(data))
         panel.steps.setValue(1_000_000)
         panel.out.setText(str(out))
+        panel.heldout.setText("1")
+        qtbot.waitUntil(lambda: panel.split.text() == "3 training + 1 held-out (the last 1 of Data)")
         qtbot.mouseClick(panel.start_button, Qt.LeftButton)
         qtbot.waitUntil(lambda: len(panel.history.steps) >= 3 and panel.raw_curve.getData()[0] is not None,
                         timeout=WAIT_MS)
+        assert [p.split("/")[-1] for p in json.loads((out / "run.json").read_text())["heldout_images"]] == ["img3.png"]
         assert len(panel.loss_curve.getData()[0]) == len(panel.history.steps)
         assert not panel.start_button.isEnabled()
         assert os.getsid(panel.run.pid) == panel.run.pid  # its own session: closing the editor leaves it running
@@ -135,3 +138,74 @@ def test_a_crashing_run_shows_its_exit_status_and_log(qtbot, tmp_path):
     assert "exit status 2" in panel.status.text()
     assert panel.log.isVisibleTo(panel) and "missing" in panel.log.toPlainText()
     assert panel.start_button.isEnabled()
+
+
+def test_held_out_field_shows_the_split_before_start_and_reaches_the_command(qtbot, tmp_path):
+    data = make_images(tmp_path / "data", count=9)
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.preset.setCurrentText("tiny")  # eval_images = 6
+    panel.data.setText(str(data))
+    qtbot.waitUntil(lambda: panel.split.text().startswith("8 training + 1 held-out (default"))  # not 3 + 6
+    assert "--heldout" not in panel.preview.text()
+    panel.heldout.setText("3")
+    qtbot.waitUntil(lambda: panel.split.text() == "6 training + 3 held-out (the last 3 of Data)")
+    assert shlex.split(panel.preview.text())[-2:] == ["--heldout", "3"]
+    panel.heldout.setText("0")
+    qtbot.waitUntil(lambda: panel.split.text().startswith("9 training, none held out"))
+    panel.heldout.setText("9")
+    qtbot.waitUntil(lambda: "leaves none to train on" in panel.split.text())
+    held = make_images(tmp_path / "held", count=2)
+    panel.heldout.setText(str(held))
+    qtbot.waitUntil(lambda: panel.split.text() == "9 training + 2 held-out (from held)")
+    panel.data.setText(str(tmp_path / "nowhere"))
+    qtbot.waitUntil(lambda: "no such data folder" in panel.split.text())
+
+
+def _fake_run(out, steps, evaluated) -> None:
+    """A run folder with loss rows at ``steps`` and held-out rows at ``evaluated``, as a trainer writes them."""
+    out.mkdir()
+    rows = [{"step": s, "rec_loss": 1.0 / s, "time": float(s)} for s in steps]
+    rows += [{"step": s, "split": "heldout", "psnr": 10.0 + s / 100, "ssim": 0.5} for s in evaluated]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "events.jsonl").write_text(json.dumps({"event": "stopped", "step": steps[-1], "steps": steps[-1]}) + "\n")
+
+
+def test_the_plot_keeps_the_whole_run_in_view_after_held_out_evaluations(qtbot, tmp_path):
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(420, 1000)
+    panel.show()
+    qtbot.waitExposed(panel)
+    _fake_run(tmp_path / "run", list(range(10, 1001, 10)), [500])
+    assert panel.attach(tmp_path / "run")
+    qtbot.wait(300)  # the views autorange when they are drawn
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as fh:  # the final evaluation comes after the last loss row
+        fh.write(json.dumps({"step": 1000, "split": "heldout", "psnr": 20.0, "ssim": 0.6}) + "\n")
+    panel.poll()
+    qtbot.wait(300)
+    (x0, x1), _ = panel.plot.getViewBox().viewRange()
+    assert x0 <= 10 and x1 >= 1000  # the evaluations at 500 and 1000 do not narrow it to [500, 1000]
+    ys = panel.psnr_view.viewRange()[1]
+    assert ys[0] <= 15.0 and ys[1] >= 20.0  # the PSNR axis fits the evaluated points
+
+
+def test_the_plot_is_resizable_starts_at_a_sensible_height_and_comes_into_view(make_studio, qtbot, tmp_path):
+    win = make_studio(image=None)
+    win.resize(1500, 900)
+    qtbot.waitUntil(lambda: win.size().toTuple() == (1500, 900))
+    panel = win.show_training()
+    assert panel.settings.isVisible()  # no run yet: the form
+    _fake_run(tmp_path / "run", list(range(10, 101, 10)), [100])
+    assert panel.attach(tmp_path / "run")
+    qtbot.wait(300)
+    assert not panel.settings.isVisible()  # following a run folds the form away: the plot comes up in the tab
+    viewport = win.training_dock.widget().viewport()  # the dock scrolls the panel
+    shown = QRect(panel.plot.mapTo(viewport, QPoint(0, 0)), panel.plot.size()).intersected(viewport.rect())
+    assert panel.plot.height() >= 200 and shown.height() >= 150
+    panel.settings_toggle.click()
+    assert panel.settings.isVisible()
+    assert panel.splitter.widget(0) is panel.plot  # its handle resizes the plot
+    total = sum(panel.splitter.sizes())
+    panel.splitter.setSizes([total - 150, 150])
+    qtbot.waitUntil(lambda: panel.plot.height() > 200 + 50)

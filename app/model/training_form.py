@@ -5,6 +5,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpstoken.errors import GPSTokenError
+from gpstoken.train.config import load_train_config
+from gpstoken.train.data import list_images, split_heldout
 from gpstoken.train.runner import training_command
 
 PRESETS = ("tiny", "micro", "s64", "m128", "l256")
@@ -18,6 +21,7 @@ class TrainingForm:
     preset: str = "tiny"
     yaml: str = ""  # a YAML config replaces the preset when set
     data: str = ""
+    heldout: str = ""  # a folder or list file, or a count of the data's last images; empty: the trainer's default
     steps: int = 0
     batch: int = 0
     lr: float = 0.0
@@ -30,9 +34,30 @@ class TrainingForm:
 
     def args(self) -> list[str]:
         """The overriding options after --config/--data."""
-        pairs = (("--steps", self.steps), ("--batch", self.batch), ("--lr", self.lr), ("--device", self.device))
+        pairs = (("--heldout", self.heldout), ("--steps", self.steps), ("--batch", self.batch), ("--lr", self.lr),
+                 ("--device", self.device))
         return [a for flag, value in pairs if value for a in (flag, f"{value:g}" if isinstance(value, float) else
                                                                  str(value))]
+
+    def split(self) -> str:
+        """The training / held-out counts the run will use, as one line (or why it cannot start)."""
+        if not self.data:
+            return "Choose the training images (a folder or a list file)"
+        try:
+            paths = list_images(self.data, check=False).paths
+            eval_images = load_train_config(self.config).eval_images
+            train, held = split_heldout(paths, self.heldout or None, eval_images)
+        except (GPSTokenError, OSError, ValueError) as exc:
+            return str(exc)
+        given = self.heldout.strip()
+        if given == "0" or len(paths) == 1:
+            return f"{len(train)} training, none held out (a training image is scored)"
+        if given and not given.isdigit():
+            how = f"from {Path(given).name}"
+        else:
+            how = f"the last {len(held)} of Data" if given else f"default: the last fifth of Data, 1 to {eval_images}"
+        scored = f"; {eval_images} scored" if len(held) > eval_images else ""
+        return f"{len(train)} training + {len(held)} held-out ({how}{scored})"
 
     def command(self, threads: int = 1) -> list[str]:
         return training_command(self.out, self.config, self.data or None, self.args(), threads=threads)

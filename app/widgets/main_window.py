@@ -39,6 +39,7 @@ from gpstoken_studio.widgets.prompts import NO_ANSWER, Prompts
 from gpstoken_studio.widgets.qt_actions import build_qactions
 from gpstoken_studio.widgets.rate_plot import RatePlot
 from gpstoken_studio.widgets.region_actions import RegionActions
+from gpstoken_studio.widgets.scrolled import scrolled
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self)
         self.metrics = MetricsPanel(self)
         self.rate_plot = RatePlot(self)
-        docks = [self._dock("Inspector", self.inspector), self._dock("Metrics", self.metrics),
+        docks = [self._dock("Inspector", scrolled(self.inspector)), self._dock("Metrics", self.metrics),
                  self._dock("Rate / quality", self.rate_plot)]
         self.inspector_dock = docks[0]
         self.resizeDocks(docks, [330] * 3, Qt.Horizontal)
@@ -110,8 +111,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _tab_dock(self, title: str, widget: QWidget) -> QDockWidget:
-        """A dock opened later, as a tab beside the Inspector."""
-        dock = self._dock(title, widget)
+        """A dock opened later, as a tab beside the Inspector (scrolled: it never grows the window)."""
+        dock = self._dock(title, scrolled(widget))
         self.tabifyDockWidget(self.inspector_dock, dock)
         return dock
 

@@ -16,8 +16,8 @@ class MetricsPanel(QWidget):
         self.table = QTableWidget(len(ROWS), 2, self)
         self.table.setHorizontalHeaderLabels(["image", "painted region"])
         self.table.setVerticalHeaderLabels([label for _, label in ROWS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self._fit_contents()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
@@ -29,6 +29,17 @@ class MetricsPanel(QWidget):
             for c, suffix in enumerate(("", "_mask")):
                 value = metrics.get(key + suffix)
                 self.table.setItem(r, c, QTableWidgetItem(_format(key, value)))
+
+    def _fit_contents(self) -> None:
+        """Columns share the width but never get narrower than their headers; the table is never smaller
+        than its row labels, both columns and all rows (a dock cannot clip it, nor need a scroll bar)."""
+        table, header, rows = self.table, self.table.horizontalHeader(), self.table.verticalHeader()
+        header.setSectionResizeMode(QHeaderView.Stretch)
+        column = max(header.sectionSizeHint(c) for c in range(table.columnCount()))
+        header.setMinimumSectionSize(column)
+        frame = 2 * table.frameWidth()
+        table.setMinimumSize(rows.sizeHint().width() + table.columnCount() * column + frame,
+                             header.sizeHint().height() + rows.length() + frame)
 
     def value(self, key: str, masked: bool = False) -> str:
         r = [k for k, _ in ROWS].index(key)

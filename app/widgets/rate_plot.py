@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gpstoken_studio.model.result import Result
@@ -24,6 +25,9 @@ class RatePlot(QWidget):
         self.plot.setLabel("left", "PSNR", units="dB")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(6, 6))
+        # the last tick label is centred on the axis's end: leave it room inside the dock
+        room = QFontMetrics(self.plot.font()).horizontalAdvance("4096") // 2 + 2
+        self.plot.getPlotItem().layout.setContentsMargins(1, 1, room, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)

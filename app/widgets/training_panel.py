@@ -7,9 +7,9 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.train.runner import TrainingRun
@@ -17,6 +17,7 @@ from gpstoken_studio.model.training_form import (PRESETS, RunHistory, TrainingFo
                                                  run_models)
 
 LAST_RUN_KEY = "training/last_run"
+PLOT_MIN_HEIGHT = 200
 
 
 class TrainingPanel(QWidget):
@@ -46,6 +47,11 @@ class TrainingPanel(QWidget):
         self.preset.addItems(PRESETS)
         self.yaml = QLineEdit(placeholderText="YAML config (replaces the preset)")
         self.data = QLineEdit(placeholderText="image folder or list file")
+        self.heldout = QLineEdit(placeholderText="default · a count · a folder or list")
+        self.heldout.setToolTip("Images kept out of training for the PSNR curve and the samples: a count N (the "
+                                "last N images of Data; 0: none), a folder or a list file. Default: the last fifth "
+                                "of Data, at least 1 and at most the config's eval_images.")
+        self.split = QLabel(wordWrap=True)
         self.steps = QSpinBox(maximum=10_000_000, specialValueText="config")
         self.batch = QSpinBox(maximum=4096, specialValueText="config")
         self.lr = QDoubleSpinBox(decimals=6, maximum=1.0, singleStep=1e-4, specialValueText="config")
@@ -58,17 +64,20 @@ class TrainingPanel(QWidget):
         form = QFormLayout()
         browse = {self.yaml: lambda: QFileDialog.getOpenFileName(self, "Training config", "", "YAML (*.yaml *.yml)")[0],
                   self.data: lambda: QFileDialog.getExistingDirectory(self, "Image folder"),
+                  self.heldout: lambda: QFileDialog.getExistingDirectory(self, "Held-out image folder"),
                   self.out: lambda: QFileDialog.getExistingDirectory(self, "Run folder")}
-        for label, w in (("Preset", self.preset), ("YAML", self.yaml), ("Data", self.data), ("Steps", self.steps),
-                         ("Batch", self.batch), ("Learning rate", self.lr), ("Output", self.out),
-                         ("Device", self.device)):
+        for label, w in (("Preset", self.preset), ("YAML", self.yaml), ("Data", self.data), ("Held out", self.heldout),
+                         ("", self.split), ("Steps", self.steps), ("Batch", self.batch), ("Learning rate", self.lr),
+                         ("Output", self.out), ("Device", self.device)):
             form.addRow(label, _with_browse(w, browse[w]) if w in browse else w)
         row = QHBoxLayout()
         row.addWidget(self.preview)
         row.addWidget(copy)
         form.addRow("Command", row)
-        for w in (self.yaml, self.data, self.out):
+        for w in (self.yaml, self.data, self.heldout, self.out):
             w.textChanged.connect(self._sync_preview)
+        self._split_timer = QTimer(self, singleShot=True, interval=250)  # lists the data folder once typing stops
+        self._split_timer.timeout.connect(lambda: self.split.setText(self.form.split()))
         self.preset.currentTextChanged.connect(self._sync_preview)
         self.device.currentTextChanged.connect(self._sync_preview)
         self.steps.valueChanged.connect(self._sync_preview)
@@ -84,18 +93,20 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(lambda: self.resume())
         self.extend_button.clicked.connect(lambda: self.resume(self.extend_steps.value()))
         self.attach_button.clicked.connect(self._ask_attach)
-        buttons = QHBoxLayout()
-        for w in (self.start_button, self.stop_button, self.resume_button, self.extend_button, self.extend_steps,
-                  self.attach_button):
-            buttons.addWidget(w)
+        buttons = QGridLayout()  # two rows: the dock stays narrow
+        for k, w in enumerate((self.start_button, self.stop_button, self.resume_button, self.extend_button,
+                               self.extend_steps, self.attach_button)):
+            buttons.addWidget(w, k // 3, k % 3)
 
         self.plot = pg.PlotWidget(background="#1b1c20")
+        self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.raw_curve = self.plot.plot(pen=pg.mkPen((120, 170, 255, 70)))
         self.loss_curve = self.plot.plot(pen=pg.mkPen((120, 170, 255), width=2))
         self.psnr_view = pg.ViewBox()
+        self.psnr_view.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)  # x follows the loss curve's view
         self.plot.showAxis("right")
         self.plot.setLabel("right", "PSNR", units="dB")
         self.plot.scene().addItem(self.psnr_view)
@@ -115,24 +126,43 @@ class TrainingPanel(QWidget):
         self.log = QPlainTextEdit(readOnly=True, maximumBlockCount=200)
         self.log.setVisible(False)
 
+        below = QWidget()
+        column = QVBoxLayout(below)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.sample, 1)
+        column.addWidget(QLabel("Models and checkpoints (double-click to open)", wordWrap=True))
+        column.addWidget(self.models, 1)
+        column.addWidget(self.log, 1)
+        self.splitter = QSplitter(Qt.Vertical, childrenCollapsible=False)  # drag its handle to resize the plot
+        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(below)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        self.settings = QWidget()  # the form, folded away while a run is followed (the plot comes up)
+        self.settings.setLayout(form)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.settings_toggle = QToolButton(text="Run settings", checkable=True, checked=True,
+                                           toolButtonStyle=Qt.ToolButtonTextBesideIcon, autoRaise=True)
+        self.settings_toggle.toggled.connect(self._show_settings)
+        self._show_settings(True)
+        layout.addWidget(self.settings_toggle)
+        layout.addWidget(self.settings)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.rate)
-        layout.addWidget(self.plot, 2)
-        layout.addWidget(self.sample, 1)
-        layout.addWidget(QLabel("Models and checkpoints (double-click to open)"))
-        layout.addWidget(self.models, 1)
-        layout.addWidget(self.log, 1)
+        layout.addWidget(self.splitter, 1)
         self._sync_buttons()
 
     def _sync_preview(self, *_args) -> None:
         f = self.form
         f.preset, f.yaml, f.data = self.preset.currentText(), self.yaml.text().strip(), self.data.text().strip()
+        f.heldout = self.heldout.text().strip()
         f.steps, f.batch, f.lr = self.steps.value(), self.batch.value(), float(self.lr.value())
         f.out, f.device = self.out.text().strip(), self.device.currentText().strip()
         self.preview.setText(f.command_text())
+        self._split_timer.start()
 
     def _sync_buttons(self) -> None:
         running = self.run is not None and self.run.running
@@ -192,8 +222,13 @@ class TrainingPanel(QWidget):
         if folder:
             self.attach(folder)
 
+    def _show_settings(self, shown: bool) -> None:
+        self.settings.setVisible(shown)
+        self.settings_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
     def _follow(self, run: TrainingRun, keep_history: bool) -> None:
         self.run = run
+        self.settings_toggle.setChecked(False)
         if not keep_history:
             self.history = RunHistory()
             self._sample = None
@@ -226,7 +261,7 @@ class TrainingPanel(QWidget):
         if h.psnr:
             xs, ys = zip(*h.psnr)
             self.psnr_points.setData(list(xs), list(ys))
-            self.psnr_view.enableAutoRange()
+            self.psnr_view.enableAutoRange(axis=pg.ViewBox.YAxis)  # its x would narrow the plot to evaluated steps
         eta = h.eta_s()
         self.rate.setText(f"step {h.step}/{h.total_steps or '?'} · {h.img_per_s:.1f} img/s"
                           + (f" · ETA {_duration(eta)}" if eta is not None else ""))
