@@ -83,10 +83,11 @@ def test_float32_map_and_every_gradient_equal_dense_float64(channels):
     assert_matches_dense(tokens.float(), tokens, size, upstream, rel=2e-5)
 
 
-def test_bfloat16_tokens_give_bfloat16_map_and_gradients_close_to_dense():
-    tokens = random_tokens(1, 24, 16, seed=5).to(torch.bfloat16)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_tokens_give_half_maps_and_gradients_close_to_dense(dtype):
+    tokens = random_tokens(1, 24, 16, seed=5).to(dtype)
     upstream = torch.randn(1, 16, 20, 24, generator=torch.Generator().manual_seed(2))
-    assert_matches_dense(tokens, tokens.double(), (20, 24), upstream.to(torch.bfloat16).double(), rel=1e-2)
+    assert_matches_dense(tokens, tokens.double(), (20, 24), upstream.to(dtype).double(), rel=1e-2)
 
 
 def test_reproduces_official_features_of_one_tile():
