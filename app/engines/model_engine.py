@@ -52,12 +52,13 @@ class ModelEngine:
 
     @property
     def model(self):
-        """Loaded on first use (on the worker thread)."""
+        """Loaded on first use (on the worker thread), on the best device present (CUDA, MPS, else CPU)."""
         with self._lock:
             if self._model is None:
                 from gpstoken.models import load_tokenizer
+                from gpstoken.settings import default_device
 
-                self._model = load_tokenizer(self.checkpoint, self.config)
+                self._model = load_tokenizer(self.checkpoint, self.config, device=default_device())
             return self._model
 
     @property
@@ -201,8 +202,8 @@ class ModelEngine:
         rs = model.config.gps_rs
         if small:
             tokens = np.concatenate([reframe(tokens[:, :5], small, (model.config.tile_size,) * 2), tokens[:, 5:]], 1)
-        features = render(np.ascontiguousarray(tokens, np.float32), size=(rs[0] * rows, rs[1] * cols),
-                          support=model.config.gps_dmax)
+        on_device = torch.from_numpy(np.ascontiguousarray(tokens, np.float32)).to(model.device)  # triton on CUDA
+        features = render(on_device, size=(rs[0] * rows, rs[1] * cols), support=model.config.gps_dmax)
         with inference_context(model.device, self.precision):
             out = model.decode_features(torch.as_tensor(features)[None], (rows, cols))
         return out[0].float().cpu().numpy()
