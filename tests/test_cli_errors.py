@@ -246,6 +246,10 @@ CASES = {
                                       "1"], "'labels'", {}),
     "layout resume on tokenizer run": (["train", "layout", "--out", "{d}/tokenizer_run", "--resume"],
                                        "tokenizer training run", {}),
+    "tokenizer run folder is a file": (["train", "tokenizer", "--config", "micro", "--data", "{d}/images", "--out",
+                                        "{d}/existing.txt"], "not a folder", {}),
+    "layout run folder is a file": (["train", "layout", "--data", "{d}/images", "--out", "{d}/existing.txt"],
+                                    "not a folder", {}),
     "crafted checkpoint": (["train", "tokenizer", "--out", "{d}/tokenizer_run", "--resume"],
                            "other than tensors and plain data", {}),
 }

@@ -60,9 +60,11 @@ def add_tokenizer_parser(kinds: argparse._SubParsersAction) -> argparse.Argument
 def run_tokenizer(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..io.atomic import check_output_dir
     from ..train import RunSpec, load_train_config, train_tokenizer
     from ..train.trainer import CONFIG_FILE
 
+    check_output_dir(args.out, "--out (the run folder)")
     resume = args.resume or (args.extend > 0 and (Path(args.out) / CONFIG_FILE).exists())
     overrides = {k: getattr(args, k) for k in ("batch", "lr", "crop", "init") if getattr(args, k) is not None}
     cfg = None

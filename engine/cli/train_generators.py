@@ -58,7 +58,9 @@ def _run(args: argparse.Namespace, kind: str, extra: dict) -> int:
     from ..errors import GPSTokenError
     from ..generate.config import preset
     from ..generate.train import GeneratorTrainer, GenTrainConfig
+    from ..io.atomic import check_output_dir
 
+    check_output_dir(args.out, "--out (the run folder)")
     config = None
     if not args.resume:
         changes = {k: v for k, v in (("tokens", getattr(args, "tokens", None)), ("num_classes", args.classes),
