@@ -134,8 +134,8 @@ PRESETS: dict[str, GeneratorConfig] = {
     "layout-emoji": GeneratorConfig(kind="layout", tokens=64, in_channels=5, cond_channels=0, depth=4,
                                     hidden_size=96, num_heads=4, num_classes=9, learn_sigma=False, tile=64,
                                     min_size=4, name="layout-emoji"),
-    "texture-emoji": GeneratorConfig(kind="texture", tokens=64, in_channels=21, depth=6, hidden_size=192,
-                                     num_heads=6, num_classes=9, learn_sigma=False, tile=64, min_size=4,
+    "texture-emoji": GeneratorConfig(kind="texture", tokens=64, in_channels=21, depth=4, hidden_size=128,
+                                     num_heads=4, num_classes=9, learn_sigma=False, tile=64, min_size=4,
                                      name="texture-emoji"),
 }
 
