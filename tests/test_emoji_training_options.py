@@ -56,3 +56,15 @@ def test_min_crop_one_keeps_the_whole_image_and_is_validated():
     assert np.array_equal(out, image) or np.array_equal(out, image[:, ::-1])
     with pytest.raises(GPSTokenError, match="min_crop must be in"):
         GenTrainConfig(min_crop=0.0)
+
+
+def test_emoji_presets_share_a_64_px_tile():
+    from gpstoken.generate.config import preset as generator_preset
+
+    train = TRAIN_PRESETS["emoji"]
+    assert train.model_config.tile_size == 64 and train.model_config.gps_num == 64
+    small = train.train_model_config()  # 32-px crops: same tokens per pixel, a 16x16 render grid
+    assert small.gps_num == 16 and small.tile_size == 32
+    for name in ("layout-emoji", "texture-emoji"):
+        cfg = generator_preset(name)
+        assert (cfg.tile, cfg.tokens, cfg.min_size, cfg.num_classes) == (64, 64, 4, 9)

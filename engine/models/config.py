@@ -131,11 +131,17 @@ PRESETS: dict[str, TokenizerConfig] = {
         preprocess_channels=32, decoder_ch=32, decoder_ch_mult=(1, 1, 2), decoder_num_res_blocks=0,
         mid_attention=False, decoder_padding="replicate", name="tiny",
     ),
+    # The bundled emoji model: 64-px tiles (a 32x32 render grid, one upsampling), 64 tokens per tile.
+    "emoji": TokenizerConfig(
+        gps_num=64, gps_c=16, z_channels=16, gpsenc_n=4, gpsenc_c=128, heads=4, rois=8, gps_rs=(32, 32),
+        preprocess_channels=32, decoder_ch=32, decoder_ch_mult=(1, 1), decoder_num_res_blocks=0,
+        mid_attention=False, decoder_padding="replicate", name="emoji",
+    ),
 }
 
 
 def preset(name: str) -> TokenizerConfig:
-    """The named preset: ``s64``, ``m128``, ``l256`` (official sizes) or ``tiny`` (bundled CPU model)."""
+    """The named preset: ``s64``, ``m128``, ``l256`` (official sizes), ``tiny`` or ``emoji`` (bundled CPU models)."""
     return named(PRESETS, name, "model preset", CheckpointError)
 
 

@@ -132,13 +132,19 @@ _MICRO_MODEL = TokenizerConfig(
 )
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
-    **{name: TrainConfig(model=cfg.to_dict(), name=name) for name, cfg in MODEL_PRESETS.items() if name != "tiny"},
+    **{name: TrainConfig(model=cfg.to_dict(), name=name) for name, cfg in MODEL_PRESETS.items()
+       if name not in ("tiny", "emoji")},
     # The bundled CPU model: 128-px crops (4x cheaper than full tiles), a larger lr for the short run,
     # and an EMA that starts early enough to matter within a few thousand steps.
     "tiny": TrainConfig(model=MODEL_PRESETS["tiny"].to_dict(), batch=4, lr=2e-4, crop=128, steps=3000,
                         ema_beta=0.999, ema_update_every=1, ema_update_after=100, eval_every=250,
                         sample_every=500, ckpt_every=100, keep_every=1000, log_every=10, eval_images=6,
                         name="tiny"),
+    # The bundled emoji model: 32-px crops of the 64-px emoji (gpstoken.train.emoji_data), regions down to 4 px.
+    "emoji": TrainConfig(model=MODEL_PRESETS["emoji"].to_dict(), batch=8, lr=3e-4, resize=64, crop=32, min_size=4,
+                         steps=8000, ema_beta=0.999, ema_update_every=1, ema_update_after=100, eval_every=500,
+                         sample_every=500, ckpt_every=100, keep_every=1000, log_every=10, eval_images=200,
+                         sample_images=4, name="emoji"),
     # For tests: a 32-px model that takes milliseconds per step.
     "micro": TrainConfig(model=_MICRO_MODEL.to_dict(), batch=2, lr=1e-3, resize=40, steps=4, min_size=4,
                          ema_beta=0.9, ema_update_every=1, ema_update_after=1, log_every=1, eval_every=2,
