@@ -14,16 +14,19 @@ import dataclasses
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from gpstoken.partition import max_regions
 from gpstoken_studio.engines.base import EngineRequest, metrics_of
 from gpstoken_studio.jobs import Job, JobScheduler
 from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.commands import install_result
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange, carry_locks
+from gpstoken_studio.model.partitioning import LayoutSource
+from gpstoken_studio.model.rate_records import sweep_min_size
 from gpstoken_studio.model.result import Result, remap_result
 
 FAST, FULL, LAYOUT, SWEEP, RELAYOUT, REFINE = "fast", "full", "layout", "sweep", "relayout", "refine"
-SWEEP_COUNTS = (16, 32, 64, 128, 256, 512)
+SWEEP_COUNTS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
 class Pipeline(QObject):
@@ -33,7 +36,7 @@ class Pipeline(QObject):
     progress = Signal(float, str)  # fraction of the running full job, message
     full_result = Signal(object)  # Result of a finished full path (metrics filled in)
     full_failed = Signal(str)  # the full path of the current document raised (one-line message)
-    sweep_point = Signal(object)  # Result of one token count of a rate-quality sweep
+    sweep_point = Signal(object, int, int)  # Result of one count of a rate-quality sweep, its count, min size
 
     def __init__(self, scheduler: JobScheduler, engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -189,20 +192,24 @@ class Pipeline(QObject):
         if doc is None or not len(doc.layout):
             return
         th, tw = doc.plane.tile_hw
-        counts = tuple(n for n in counts if n * doc.settings.min_size ** 2 <= th * tw)
+        s = doc.settings
+        sizes = {n: sweep_min_size((th, tw), n, s.min_size) for n in counts}  # above 1024 where a size allows
+        counts = tuple(n for n in counts if n <= max_regions(th, tw, sizes[n]))
         template = self._request(doc)
-        engine, s, bias = self.engine, doc.settings, doc.bias_for_partition()
+        engine, bias = self.engine, doc.bias_for_partition()
+        sources = {ms: doc.partitions if ms == s.min_size else LayoutSource(doc.image, doc.plane, ms)
+                   for ms in {sizes[n] for n in counts}}
 
         def run(job: Job) -> None:
             for k, n in enumerate(counts):
                 if job.cancelled():
                     return
                 job.progress(k / len(counts), f"sweep: {n} tokens per tile")
-                state = doc.partitions.layout(n, s.lam, bias)
+                state = sources[sizes[n]].layout(n, s.lam, bias)
                 rows = np.arange(len(state))
                 request = dataclasses.replace(template, rows=rows, g_init=state.geometry, regions=state.regions,
                                               tiles=state.tiles, locks=state.locks, previous=None)
-                job.partial(engine.full(request, lambda f, m: None, job.cancelled, lambda r: None))
+                job.partial((engine.full(request, lambda f, m: None, job.cancelled, lambda r: None), n, sizes[n]))
 
         self.scheduler.submit(Job(SWEEP, doc.revision, run, owner=doc))
 
@@ -295,7 +302,7 @@ class Pipeline(QObject):
             return
         if job.kind == SWEEP:
             if self._mine(job):
-                self.sweep_point.emit(result)
+                self.sweep_point.emit(*result)
             return
         if job.kind == FULL and self._current(job, result):
             self._last_full = result

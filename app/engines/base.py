@@ -56,12 +56,16 @@ def to_display(recon_chw: np.ndarray, image_size: tuple[int, int]) -> np.ndarray
     return np.ascontiguousarray(np.clip((x.transpose(1, 2, 0) + 1) / 2, 0, 1))
 
 
+def to_uint8(recon01: np.ndarray) -> np.ndarray:
+    """A reconstruction in [0, 1] as the uint8 image that metrics and exports see."""
+    return np.clip(np.rint(recon01 * 255), 0, 255).astype(np.uint8)
+
+
 def metrics_of(image: np.ndarray, recon01: np.ndarray, mask: np.ndarray | None) -> dict:
     """PSNR, SSIM, MS-SSIM, HaarPSI over the image (and ``_mask`` variants inside the painted region)."""
     from gpstoken.metrics import evaluate
 
-    test = np.clip(np.rint(recon01 * 255), 0, 255).astype(np.uint8)
-    return evaluate(image, test, mask if mask is not None and mask.any() else None)
+    return evaluate(image, to_uint8(recon01), mask if mask is not None and mask.any() else None)
 
 
 def warm_tokens(request: EngineRequest, channels: int) -> tuple[np.ndarray, np.ndarray]:

@@ -57,7 +57,7 @@ class FitEngine:
         recon = self._render(tokens, request.plane.size) if tokens is not fitted.tokens else fitted.recon
         result = self._result(request, "full", tokens, recon, {}, 0.0, fitted)
         metrics = metrics_of(request.image, result.reconstruction, request.mask)
-        return _with(result, metrics=metrics, seconds=time.perf_counter() - t0)
+        return _with(result, metrics=metrics, seconds=time.perf_counter() - t0, warm_start=initial is not None)
 
     # --------------------------------------------------------------------------------------------
 

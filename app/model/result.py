@@ -24,6 +24,7 @@ class Result:
     metrics: dict = field(default_factory=dict)  # gpstoken.metrics.evaluate keys
     seconds: float = 0.0
     partial: bool = False  # an intermediate state of a full path still running
+    warm_start: bool = False  # a fit that started from an earlier result's tokens (depends on the edit history)
     state: object = field(default=None, repr=False, compare=False)  # engine-private warm-start data
 
     def tokens_by_row(self, length: int) -> np.ndarray:

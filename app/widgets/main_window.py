@@ -18,6 +18,7 @@ from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.export import export_reconstruction, export_tokens
 from gpstoken_studio.model.project import SUFFIX, load_project, save_project, snapshot
+from gpstoken_studio.model.rate_records import RateBook, record_of
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.model.settings import Settings
 from gpstoken_studio.pipeline import Pipeline
@@ -39,12 +40,14 @@ from gpstoken_studio.widgets.prompts import NO_ANSWER, Prompts
 from gpstoken_studio.widgets.qt_actions import build_qactions
 from gpstoken_studio.widgets.rate_plot import RatePlot
 from gpstoken_studio.widgets.region_actions import RegionActions
+from gpstoken_studio.widgets.region_panel import RegionPanel
 from gpstoken_studio.widgets.scrolled import scrolled
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
 from gpstoken_studio.widgets.training_panel import TrainingPanel
 from gpstoken_studio.widgets.window_actions import LAYERS, MODEL_FILTER, PROJECT_FILTER, register_actions
+from gpstoken_studio.widgets.workbench_panel import WorkbenchPanel
 
 
 
@@ -96,6 +99,11 @@ class MainWindow(QMainWindow):
         self.inspector_dock = docks[0]
         self.resizeDocks(docks, [330] * 3, Qt.Horizontal)
         self.resizeDocks(docks, [330, 170, 260], Qt.Vertical)
+        self.region_panel = RegionPanel(self)  # region analytics, below the Metrics table
+        self.splitDockWidget(docks[1], self._dock("Region", self.region_panel), Qt.Vertical)
+        self.workbench = WorkbenchPanel(RateBook(), self)  # the rate-quality records, a tab beside the plot
+        self.tabifyDockWidget(docks[2], self._dock("Workbench", self.workbench))
+        docks[2].raise_()
         self._connect()
         self.set_mode(Mode.SELECT)
         self._sync_controls()
@@ -127,7 +135,10 @@ class MainWindow(QMainWindow):
         self.pipeline.message.connect(self.status.set_message)
         self.pipeline.progress.connect(self.status.set_progress)
         self.pipeline.full_result.connect(self._on_full_result)
-        self.pipeline.sweep_point.connect(lambda r: self.rate_plot.add_result(r, current=False))
+        self.pipeline.sweep_point.connect(self._on_sweep_point)
+        self.workbench.sweep_button.clicked.connect(lambda: self.pipeline.sweep())
+        self.workbench.export_button.clicked.connect(self.ask_export_workbench)
+        self.region_panel.export_button.clicked.connect(self.ask_export_region)
         self.autosaver.saved.connect(self.status.set_message)
         self.autosaver.failed.connect(self.status.set_message)
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
@@ -200,6 +211,9 @@ class MainWindow(QMainWindow):
             doc.events.image.connect(self._update_view_titles)
             doc.history.mark_saved()
         self.rate_plot.clear()
+        self.workbench.book.clear()
+        self.workbench.image = str(doc.image_path) if doc is not None and doc.image_path else "IMAGE"
+        self.region_panel.set_document(doc)
         self.inspector.set_document(doc)
         self.region_actions.set_document(doc)
         self.toolbar.tokens.set_document(doc)
@@ -278,6 +292,26 @@ class MainWindow(QMainWindow):
     def export_overlay(self, path: str | Path) -> bool:
         """The left view as drawn (image, partition, ellipses, density), at screen resolution."""
         return self._export(lambda: save_image(path, self.canvas.render_view(self.canvas.left)), path)
+
+    def ask_export_region(self) -> None:
+        self._ask_export("Export Region Analytics", "-region.csv", "CSV (*.csv);;JSON (*.json)",
+                         lambda path: self._export(lambda: self.region_panel.export(path), path))
+
+    def ask_export_workbench(self) -> None:
+        self._ask_export("Export Rate-Quality Records", "-rate.csv", "CSV (*.csv)", self.export_workbench)
+
+    def export_workbench(self, path: str | Path) -> bool:
+        """The records as CSV; a painted bias is written beside it (``-bias.npy``) for the commands' --bias."""
+        doc, bias_file = self.document, Path(path).with_name(Path(path).stem + "-bias.npy")
+
+        def write() -> None:
+            self.workbench.book.export_csv(path, self.workbench.image, bias_file.name)
+            if doc.bias.painted():
+                from gpstoken.io.atomic import atomic_path
+
+                with atomic_path(bias_file) as tmp:
+                    np.save(tmp, doc.bias_for_partition())
+        return self._export(write, path)
 
     def _export(self, write, path) -> bool:
         try:
@@ -432,6 +466,17 @@ class MainWindow(QMainWindow):
     def _on_full_result(self, result: Result) -> None:
         self.metrics.show_result(result)
         self.rate_plot.add_result(result)
+        self._record(result, current=True)
+
+    def _on_sweep_point(self, result: Result, tokens_per_tile: int, min_size: int) -> None:
+        self.rate_plot.add_result(result, current=False)
+        self._record(result, tokens_per_tile=tokens_per_tile, min_size=min_size, origin="sweep")
+
+    def _record(self, result: Result, current: bool = False, **fresh) -> None:
+        doc = self.document
+        if doc is not None:
+            self.workbench.book.add(record_of(result, doc.settings, tiles=doc.plane.num_tiles, bias=doc.bias.painted(),
+                                              checkpoint=self.model_path or "", **fresh), current=current)
 
     def _sync_controls(self, *_args) -> None:
         tb = self.toolbar

@@ -1,0 +1,82 @@
+"""The rate-quality workbench: every record of ``model.rate_records`` in a table (one row per distinct setting),
+the command that reproduces the chosen row, Sweep and CSV export."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from gpstoken_studio.model.rate_records import RateBook, RateRecord
+
+COLUMNS = (("engine", "engine"), ("tokens_per_tile", "per tile"), ("tokens", "total"), ("tiles", "tiles"),
+           ("min_size", "min size"), ("lam", "λ"), ("steps", "steps"), ("bias", "bias"), ("warm", "start"),
+           ("psnr", "PSNR"), ("ssim", "SSIM"), ("haarpsi", "HaarPSI"), ("origin", "from"))
+
+
+class WorkbenchPanel(QWidget):
+    """Shows a ``RateBook``; ``image`` names the document's image in the reproducing commands."""
+
+    def __init__(self, book: RateBook, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.book = book
+        self.image = "IMAGE"
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([label for _, label in COLUMNS])
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.command = QLineEdit(self)
+        self.command.setReadOnly(True)
+        self.command.setPlaceholderText("the gpstoken command of the chosen row")
+        self.sweep_button = QPushButton("Sweep", self)
+        self.sweep_button.setToolTip("Fresh fits (or encodes) at 16 ... 2048 tokens per tile, "
+                                     "as far as the minimum size allows")
+        self.export_button = QPushButton("Export CSV…", self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.sweep_button)
+        buttons.addWidget(self.export_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.command)
+        self.table.itemSelectionChanged.connect(self._show_command)
+        book.events.changed.connect(lambda _b: self.refresh())
+        self.refresh()
+
+    def rows(self) -> list[RateRecord]:
+        return self.book.records()
+
+    def refresh(self) -> None:
+        records = self.rows()
+        self.table.setRowCount(len(records))
+        for r, record in enumerate(records):
+            for c, (key, _) in enumerate(COLUMNS):
+                item = QTableWidgetItem(_format(key, getattr(record, key)))
+                if record is self.book.current:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+        self._show_command()
+
+    def _show_command(self) -> None:
+        picked = self.table.selectionModel().selectedRows()
+        records = self.rows()
+        record = records[picked[0].row()] if picked and picked[0].row() < len(records) else self.book.current
+        self.command.setText("" if record is None else record.command(self.image))
+
+
+def _format(key: str, value) -> str:
+    if key == "bias":
+        return "yes" if value else "no"
+    if key == "warm":
+        return "warm" if value else "fresh"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        return f"{value:.2f}" if key in ("psnr", "lam") else f"{value:.4f}"
+    return str(value)
