@@ -164,3 +164,11 @@ def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, argv, message)
     assert main(["reconstruct", str(ASTRONAUT), *MODEL, "--out", str(tmp_path / "r.png"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_an_image_smaller_than_the_tile_is_refined_on_its_own_pixels(model, image):
+    small = np.ascontiguousarray(image[40:190, 30:230])
+    layout, tokens = encode_image(model, small, tokens_per_tile=16)
+    result = refine(model, small, tokens[0], layout.tile_grid, steps=2)
+    assert result.recon.shape == (3, 150, 200)
+    assert result.psnr >= result.psnr_before
