@@ -2,11 +2,14 @@
 
 ``make_studio`` builds a real, shown main window (under Xvfb in tests), opens an image, waits for
 the job scheduler to go idle, and closes everything afterwards. ``drag`` sends real Qt mouse
-events with the button held, which vispy turns into press/move/release.
+events with the button held, which vispy turns into press/move/release. ``soak`` drives a long
+editing session (tests/test_studio_soak.py, benchmarks/soak_editor.py).
 """
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,19 +73,68 @@ def drag(qtbot, widget, start, end, steps: int = 8, modifiers=None, wait_ms: int
     vispy drops pointer moves that come less than 10 ms apart, so moves are spaced ``wait_ms``.
     ``before_release()`` runs with the button still held after the last move (to check live updates).
     """
+    mouse_drag(widget, start, end, steps, modifiers, wait_ms, before_release)
+
+
+def mouse_drag(widget, start, end, steps: int = 8, modifiers=None, wait_ms: int = 12, before_release=None) -> None:
+    """``drag`` without pytest-qt (scripts): real Qt mouse events, the event loop running between moves."""
     from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
+    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     mods = modifiers if modifiers is not None else Qt.NoModifier
-    qtbot.mousePress(widget, Qt.LeftButton, mods, start)
+    QTest.mousePress(widget, Qt.LeftButton, mods, start)
     for k in range(1, steps + 1):
         p = QPoint(start.x() + (end.x() - start.x()) * k // steps, start.y() + (end.y() - start.y()) * k // steps)
         event = QMouseEvent(QEvent.MouseMove, QPointF(p), QPointF(widget.mapToGlobal(p)), Qt.NoButton,
                             Qt.LeftButton, mods)
         QApplication.sendEvent(widget, event)
         if wait_ms:
-            qtbot.wait(wait_ms)
+            QTest.qWait(wait_ms)
     if before_release is not None:
         before_release()
-    qtbot.mouseRelease(widget, Qt.LeftButton, mods, end)
+    QTest.mouseRelease(widget, Qt.LeftButton, mods, end)
+
+
+def rss_mib() -> float:
+    """Resident memory of this process in MiB (Linux; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def soak(win, actions: int, seed: int = 0, timeout: float = 120.0, on_action=None) -> list[float]:
+    """A long editing session on ``win``'s document through real mouse events: brush strokes across the
+    image and drags of single Gaussians in turn, each followed by its reconstruction (the pipeline goes
+    idle). Returns the process RSS in MiB after each action (also passed to ``on_action(index, rss)``)."""
+    from PySide6.QtCore import QPoint
+
+    from gpstoken_studio.tools import Mode
+
+    rng = np.random.default_rng(seed)
+    rss = []
+    for i in range(actions):
+        doc = win.document
+        h, w = doc.image_size
+        if i % 2 == 0:
+            win.set_mode(Mode.BRUSH)
+            y = float(rng.uniform(0.1, 0.9)) * h
+            start, end, steps = canvas_point(win, (0.1 * w, y)), canvas_point(win, (0.9 * w, y)), 10
+        else:
+            win.set_mode(Mode.MOVE)
+            centers = doc.plane.centers(doc.layout.geometry())
+            start = canvas_point(win, centers[rng.integers(len(centers))])
+            dx, dy = rng.integers(5, 16, size=2) * rng.choice([-1, 1], size=2)
+            end, steps = start + QPoint(int(dx), int(dy)), 6
+        mouse_drag(win.canvas.native, start, end, steps=steps)
+        wait_idle(win, timeout)
+        rss.append(rss_mib())
+        if on_action is not None:
+            on_action(i, rss[-1])
+    return rss
