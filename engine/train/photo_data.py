@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GPSTokenError
-from .bundled_data import PROCEDURAL_TRAIN, REAL_HELDOUT, REAL_TRAIN, build_bundled_data, skimage_data_dir
+from .bundled_data import PROCEDURAL_TRAIN, REAL_HELDOUT, REAL_TRAIN, build_bundled_data
 
 # package -> folders holding its wallpapers
 PACKAGES = {
@@ -173,21 +173,22 @@ def build_photo_data(out_dir: str | os.PathLike) -> dict[str, list[str]]:
     lists: dict[str, list[str]] = {"train": [], "heldout": []}
     manifest = []
     for src in sources:
-        image = None
+        entry = {"name": src.name, "package": src.package, "source": src.path, "licence": src.licence,
+                 "copyright": src.copyright}
         if src.name in heldout_keys:
             target = out / "heldout" / f"{src.name}.png"
             if not target.exists():
                 save_image(target, resize_shortest(load_image(src.path), HELDOUT_SIDE))
             lists["heldout"].append(str(target))
-            manifest.append({"split": "heldout", "file": str(target.relative_to(out)), "package": src.package,
-                             "source": src.path, "licence": src.licence, "copyright": src.copyright,
-                             "crop": None})
+            manifest.append({**entry, "split": "heldout", "file": str(target.relative_to(out))})
             continue
         with open(src.path, "rb") as fh:  # header only: the size decides the crops
             from PIL import Image
 
             width, height = Image.open(fh).size
-        for i, (y, x, side) in enumerate(crop_boxes(height, width)):
+        image = None
+        boxes = crop_boxes(height, width)
+        for i, (y, x, side) in enumerate(boxes):
             target = out / "crops" / f"{src.name}_{i:02d}.png"
             if not target.exists():
                 image = load_image(src.path) if image is None else image
@@ -195,25 +196,29 @@ def build_photo_data(out_dir: str | os.PathLike) -> dict[str, list[str]]:
                 save_image(target, cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA
                                               if side > CROP_SIZE else cv2.INTER_CUBIC))
             lists["train"].append(str(target))
-            manifest.append({"split": "train", "file": str(target.relative_to(out)), "package": src.package,
-                             "source": src.path, "licence": src.licence, "copyright": src.copyright,
-                             "crop": {"y": y, "x": x, "side": side, "scale": round(side / min(height, width), 3)}})
+        manifest.append({**entry, "split": "train", "size": [width, height],
+                         "file": f"crops/{src.name}_NN.png (NN = index into crops)",
+                         "crops": [list(b) for b in boxes]})
     bundled = build_bundled_data(out / "bundled")
-    sk = skimage_data_dir()
-    for path in bundled["train"]:
-        lists["train"].append(path)
-    for name in REAL_HELDOUT:
-        lists["heldout"].append(str(out / "bundled" / "images" / (Path(name).stem + ".png")))
+    lists["train"] += bundled["train"]
+    lists["heldout"] += [str(out / "bundled" / "images" / (Path(name).stem + ".png")) for name in REAL_HELDOUT]
     for split, names in (("train", REAL_TRAIN), ("heldout", REAL_HELDOUT)):
-        manifest += [{"split": split, "file": f"bundled/images/{Path(n).stem}.png", "package": "scikit-image",
-                      "source": str(sk / n), "licence": "see assets/models/README.md (CC0 / public domain)",
-                      "copyright": "", "crop": None} for n in names]
-    manifest.append({"split": "train", "file": "bundled/images/synthetic_train_*.png", "package": "gpstoken",
-                     "source": "procedural (gpstoken.train.bundled_data, seeds 0-%d)" % (PROCEDURAL_TRAIN - 1),
-                     "licence": "generated; DejaVu fonts (free)", "copyright": "", "crop": None})
+        manifest += [{"name": Path(n).stem, "package": "scikit-image", "source": f"skimage/data/{n}",
+                      "licence": "CC0 or public domain (skimage.data docstrings; assets/models/README.md)",
+                      "copyright": "", "split": split, "file": f"bundled/images/{Path(n).stem}.png"}
+                     for n in names]
+    manifest.append({"name": "procedural", "package": "gpstoken", "split": "train",
+                     "source": f"gpstoken.train.bundled_data.render_procedural, seeds 0-{PROCEDURAL_TRAIN - 1}",
+                     "licence": "generated; text in the DejaVu fonts (free)", "copyright": "",
+                     "file": "bundled/images/synthetic_train_NNNN.png"})
     for split, paths in lists.items():
         (out / f"{split}.txt").write_text("\n".join(paths) + "\n")
-    (out / "manifest.json").write_text(json.dumps({"images": manifest, "left_out": skipped}, indent=1))
+    head = {"crop_size": CROP_SIZE, "crop_box": "[y, x, side] in source pixels, resized to crop_size",
+            "heldout_side": HELDOUT_SIDE}
+    rows = ",\n".join(f"  {json.dumps(row)}" for row in manifest)  # one source per line
+    left_out = json.dumps(skipped, indent=2)
+    text = json.dumps(head, indent=1)[:-2] + f',\n "sources": [\n{rows}\n ],\n "left_out": {left_out}\n}}\n'
+    (out / "manifest.json").write_text(text)
     return lists
 
 
