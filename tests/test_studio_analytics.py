@@ -136,3 +136,44 @@ def test_workbench_records_are_reproduced_by_their_commands(make_studio, qtbot, 
         table = list(csv.DictReader(fh))
     assert len(table) == 4 and {r["origin"] for r in table} == {"edit", "sweep"}
     assert all(r["command"].startswith("gpstoken fit ") for r in table)
+
+
+def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qtbot):
+    from vispy.color import get_colormap
+
+    from gpstoken_studio.views import style
+    from gpstoken_studio.views.recon_view import error_map
+
+    win = make_studio(tokens=64, steps=3)
+    doc = win.document
+    error = error_map(doc.image, doc.result.reconstruction)
+    top = float(np.percentile(error, 99.5))
+    assert abs(top - style.ERROR_SCALE[1]) > 0.05  # the two scales colour a pixel differently
+    win.toolbar.right_mode.setCurrentIndex(1)
+    view = win.views["recon"]
+    assert view.scale == (0.0, pytest.approx(top)) and tuple(win.canvas.colorbar.clim) == pytest.approx(view.scale)
+    assert "adaptive" in win.canvas.right_title.text
+    ys, xs = np.nonzero(np.abs(error - 0.5 * min(top, 0.25)) < 0.01)  # a band of mid-scale errors
+    pick = np.linspace(0, len(xs) - 1, 30).astype(int)
+    points = np.stack([xs[pick], ys[pick]], axis=1).astype(np.float64)
+    values = error[ys[pick], xs[pick]]
+    cmap = get_colormap(style.ERROR_CMAP)
+
+    def colours(high: float) -> np.ndarray:
+        return np.round(cmap.map(np.clip(values / high, 0, 1))[:, :3] * 255).astype(np.int32)
+
+    def drawn() -> np.ndarray:
+        img = win.canvas.canvas.render()
+        ratio = img.shape[1] / win.canvas.canvas.size[0]
+        xy = np.array([win.canvas.to_canvas(p, win.canvas.right) for p in points]) * ratio
+        return img[xy[:, 1].astype(int), xy[:, 0].astype(int), :3].astype(np.int32)
+
+    def closer(want: np.ndarray, other: np.ndarray) -> float:
+        d = drawn()
+        return float((np.abs(d - want).sum(1) < np.abs(d - other).sum(1)).mean())
+
+    adaptive, fixed = colours(top), colours(style.ERROR_SCALE[1])
+    assert closer(adaptive, fixed) >= 0.9
+    win.toolbar.right_mode.setCurrentIndex(2)  # the fixed scale
+    assert view.scale == style.ERROR_SCALE and "fixed" in win.canvas.right_title.text
+    assert closer(fixed, adaptive) >= 0.9

@@ -1,7 +1,8 @@
-"""The reconstruction (or its error heatmap on a fixed scale), and the swipe overlay on the original."""
+"""The reconstruction (or its error heatmap, on a scale that adapts or a fixed one), and the swipe overlay."""
 from __future__ import annotations
 
 import numpy as np
+from psygnal import Signal
 from vispy import scene
 
 from gpstoken_studio.model.document import Document
@@ -15,10 +16,22 @@ def error_map(image: np.ndarray, recon01: np.ndarray) -> np.ndarray:
     return np.abs(recon01 - image.astype(np.float32) / 255.0).mean(axis=2).astype(np.float32)
 
 
+ADAPTIVE_PERCENTILE = 99.5  # a few outliers do not flatten the map
+MIN_ADAPTIVE_TOP = 2 / 255  # a near-perfect reconstruction does not blow quantisation noise up to full scale
+
+
+def error_scale(error: np.ndarray, fixed: bool) -> tuple[float, float]:
+    """The colour range of an error map: ``style.ERROR_SCALE`` (runs compare) or one that adapts to this map."""
+    if fixed:
+        return style.ERROR_SCALE
+    return 0.0, max(float(np.percentile(error, ADAPTIVE_PERCENTILE)), MIN_ADAPTIVE_TOP)
+
+
 class ReconstructionView:
     """Right-hand view: the latest reconstruction, or ``mode = "error"`` for the heatmap."""
 
     MODES = ("reconstruction", "error")
+    scale_changed = Signal(object)  # (low, high) of the error colours
 
     def __init__(self, doc: Document, parent: scene.Node) -> None:
         self.doc = doc
@@ -26,6 +39,8 @@ class ReconstructionView:
         self.recon = pixel_image(parent, np.zeros((h, w, 3), np.float32), clim=(0.0, 1.0))
         self.error = pixel_image(parent, np.zeros((h, w), np.float32), cmap=style.ERROR_CMAP, clim=style.ERROR_SCALE)
         self.mode = "reconstruction"
+        self.fixed_scale = False
+        self.scale = style.ERROR_SCALE
         doc.events.result.connect(self._refresh)
         self._refresh(doc.result)
 
@@ -33,6 +48,10 @@ class ReconstructionView:
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}")
         self.mode = mode
+        self._refresh(self.doc.result)
+
+    def set_fixed_scale(self, fixed: bool) -> None:
+        self.fixed_scale = bool(fixed)
         self._refresh(self.doc.result)
 
     def _refresh(self, result: Result | None) -> None:
@@ -44,7 +63,13 @@ class ReconstructionView:
         if self.mode == "reconstruction":
             self.recon.set_data(result.reconstruction)
         else:
-            self.error.set_data(error_map(self.doc.image, result.reconstruction))
+            error = error_map(self.doc.image, result.reconstruction)
+            self.error.set_data(error)
+            scale = error_scale(error, self.fixed_scale)
+            self.error.clim = scale
+            if scale != self.scale:
+                self.scale = scale
+                self.scale_changed.emit(scale)
 
     def close(self) -> None:
         self.doc.events.result.disconnect(self._refresh)

@@ -148,7 +148,8 @@ class MainWindow(QMainWindow):
         tb.brush.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_radius=float(v))))
         tb.strength.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_strength=float(v))))
         tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
-        tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction"))
+        tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction",
+                                                                                fixed_scale=i == 2))
         for key, _, _ in LAYERS:
             self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
 
@@ -205,6 +206,8 @@ class MainWindow(QMainWindow):
                 self.views[key].set_visible(self.layer_visible[key])
             self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
             self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
+            self.views["recon"].set_fixed_scale(self.toolbar.right_mode.currentIndex() == 2)
+            self.views["recon"].scale_changed.connect(self._show_error_scale)
             self.canvas.set_extent(doc.image_size)
             doc.history.changed.connect(self._update_title)
             doc.events.settings.connect(self._sync_controls)
@@ -372,15 +375,26 @@ class MainWindow(QMainWindow):
             self.views[key].set_visible(self.layer_visible[key])
 
     def toggle_error(self) -> None:
-        self.toolbar.right_mode.setCurrentIndex(1 - self.toolbar.right_mode.currentIndex())
+        self.toolbar.right_mode.setCurrentIndex(0 if self.toolbar.right_mode.currentIndex() else 1)
 
-    def set_right_mode(self, mode: str) -> None:
+    def set_right_mode(self, mode: str, fixed_scale: bool = False) -> None:
         self.qactions["studio:show_error"].setChecked(mode == "error")
-        error = "Error |reconstruction − original| (0 – 0.25)"
-        self.canvas.right_title.text = error if mode == "error" else "Reconstruction"
         self.canvas.show_colorbar(mode == "error")
         if "recon" in self.views:
+            self.views["recon"].set_fixed_scale(fixed_scale)
             self.views["recon"].set_mode(mode)
+        self._show_error_scale()
+
+    def _show_error_scale(self, *_args) -> None:
+        """The right view's title and colour bar name the error map's scale (adaptive or fixed)."""
+        view = self.views.get("recon")
+        if view is None:
+            return
+        low, high = view.scale
+        self.canvas.colorbar.clim = (low, high)
+        kind = "fixed" if view.fixed_scale else "adaptive"
+        error = f"Error |reconstruction − original| ({low:g} – {high:.3g}, {kind})"
+        self.canvas.right_title.text = error if view.mode == "error" else "Reconstruction"
 
     def set_engine(self, name: str) -> None:
         if not name or name == self.pipeline.engine.name:

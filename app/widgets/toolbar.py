@@ -51,6 +51,7 @@ class StudioToolBar(QToolBar):
         self.swipe.setToolTip("Show the reconstruction over the original, left of the handle")
         self.addWidget(self.swipe)
         self.right_mode = QComboBox(self)
-        self.right_mode.addItems(["Reconstruction", "Error heatmap"])
-        self.right_mode.setToolTip("Right view: the reconstruction or |error| on a fixed 0-0.25 scale")
+        self.right_mode.addItems(["Reconstruction", "Error heatmap", "Error heatmap (fixed scale)"])
+        self.right_mode.setToolTip("Right view: the reconstruction, or |error| on a scale that adapts to the map "
+                                   "or on the fixed 0-0.25 scale (runs compare)")
         self.addWidget(self.right_mode)
