@@ -250,6 +250,10 @@ CASES = {
                                         "{d}/existing.txt"], "not a folder", {}),
     "layout run folder is a file": (["train", "layout", "--data", "{d}/images", "--out", "{d}/existing.txt"],
                                     "not a folder", {}),
+    "train steps 0": (["train", "tokenizer", "--config", "micro", "--data", "{d}/images", "--out", "{d}/run", "--steps",
+                       "0"], "--steps must be >= 1", {}),
+    "layout steps 0": (["train", "layout", "--data", "{d}/images", "--out", "{d}/run", "--steps", "0"],
+                       "--steps must be >= 1", {}),
     "crafted checkpoint": (["train", "tokenizer", "--out", "{d}/tokenizer_run", "--resume"],
                            "other than tensors and plain data", {}),
 }

@@ -5,6 +5,7 @@ import argparse
 import importlib
 import json
 
+from ..errors import GPSTokenError
 from .train_generators import add_layout_parser, add_texture_parser, run_layout, run_texture  # noqa: F401
 
 # Kind -> (this module's attribute prefix). New kinds (layout, texture) add an entry and two functions.
@@ -65,6 +66,7 @@ def run_tokenizer(args: argparse.Namespace) -> int:
     from ..train.trainer import CONFIG_FILE
 
     check_output_dir(args.out, "--out (the run folder)")
+    check_counts(args, positive=("steps", "batch", "crop"), non_negative=("extend", "workers"))
     resume = args.resume or (args.extend > 0 and (Path(args.out) / CONFIG_FILE).exists())
     overrides = {k: getattr(args, k) for k in ("batch", "lr", "crop", "init") if getattr(args, k) is not None}
     cfg = None
@@ -81,6 +83,14 @@ def run_tokenizer(args: argparse.Namespace) -> int:
     summary = train_tokenizer(spec, on_event=_print_event)
     print(json.dumps(summary))
     return 0
+
+
+def check_counts(args: argparse.Namespace, positive: tuple[str, ...], non_negative: tuple[str, ...] = ()) -> None:
+    """One line for a count option that is given but out of range (``--steps 0`` would mean the default)."""
+    for name, low in [(n, 1) for n in positive] + [(n, 0) for n in non_negative]:
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise GPSTokenError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
 
 
 def _print_event(row: dict) -> None:

@@ -59,8 +59,10 @@ def _run(args: argparse.Namespace, kind: str, extra: dict) -> int:
     from ..generate.config import preset
     from ..generate.train import GeneratorTrainer, GenTrainConfig
     from ..io.atomic import check_output_dir
+    from .train_cmd import check_counts
 
     check_output_dir(args.out, "--out (the run folder)")
+    check_counts(args, positive=("steps", "batch", "sample_every", "tokens", "classes", "examples"))
     config = None
     if not args.resume:
         changes = {k: v for k, v in (("tokens", getattr(args, "tokens", None)), ("num_classes", args.classes),
