@@ -33,9 +33,8 @@ class Judge(nn.Module):
     def __init__(self, classes: int) -> None:
         super().__init__()
         layers, width = [], 3
-        for out in (32, 64, 96, FEATURES):
-            layers += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(),
-                       nn.Conv2d(out, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+        for out in (32, 64, 128, FEATURES):
+            layers += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             width = out
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(FEATURES, classes)
@@ -149,15 +148,16 @@ def reconstruct_all(tokenizer, images: np.ndarray, min_size: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def generate_class(models: dict, label: int, count: int, cfg_scale: float, seed: int) -> np.ndarray:
-    """``count`` samples of one class: stage 1 (ODE, calibrated), stage 2 (ODE), merged decode per tile."""
+def generate_class(models: dict, label: int, count: int, cfg_scale: float, seed: int, method: str = "ode",
+                   steps: int = 50) -> np.ndarray:
+    """``count`` samples of one class: stage 1 (calibrated), stage 2, merged decode per tile."""
     from gpstoken.generate.layout import sample_layouts
     from gpstoken.generate.texture import sample_tokens
     from gpstoken.models.pipeline import to_uint8
 
     gen = torch.Generator().manual_seed(seed)
-    _, cal = sample_layouts(models["layout"], label, count, "ode", 50, cfg_scale, generator=gen)
-    tokens = sample_tokens(models["texture"], cal.g_init, label, "ode", 50, cfg_scale, generator=gen)
+    _, cal = sample_layouts(models["layout"], label, count, method, steps, cfg_scale, generator=gen)
+    tokens = sample_tokens(models["texture"], cal.g_init, label, method, steps, cfg_scale, generator=gen)
     recon = models["tokenizer"].decode(tokens.float(), (1, 1), "merged").float().numpy()
     return np.stack([to_uint8(r) for r in recon])
 
@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="emoji", help="model set: bundled name or folder (default emoji)")
     parser.add_argument("--data", help="emoji data folder (default: built by gpstoken.train.emoji_data)")
     parser.add_argument("--per-class", type=int, default=64, help="generated samples per class (default 64)")
-    parser.add_argument("--cfg", type=float, nargs="+", default=[1.0, 3.0], help="guidance scales to evaluate")
+    parser.add_argument("--cfg", type=float, nargs="+", default=[3.0], help="guidance scales to evaluate (default 3)")
+    parser.add_argument("--sampler", default="euler", help="both stages' sampler (default euler)")
+    parser.add_argument("--steps", type=int, default=25, help="sampler steps (default 25)")
     parser.add_argument("--classifier", help="judge weights: loaded if the file exists, else trained and saved")
     parser.add_argument("--epochs", type=int, default=30, help="judge training epochs (default 30)")
     parser.add_argument("--json", help="write the results to this JSON file")
@@ -244,13 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     copy_threshold = float(np.percentile(copy_dist, 90))
     result["generated"] = []
     for scale in args.cfg:
-        samples = {c: generate_class(models, c, args.per_class, scale, args.seed + 1000 * c) for c in range(classes)}
+        samples = {c: generate_class(models, c, args.per_class, scale, args.seed + 1000 * c, args.sampler, args.steps)
+                   for c in range(classes)}
         gen_x = np.concatenate([samples[c] for c in range(classes)])
         gen_y = np.repeat(np.arange(classes), args.per_class)
         pred, feat = judge_outputs(judge, gen_x)
         dist = nearest_distance(gen_x, train_x)
         result["generated"].append({
-            "cfg": scale, "samples": int(len(gen_x)), "accuracy": float((pred == gen_y).mean()),
+            "cfg": scale, "sampler": f"{args.sampler} {args.steps}", "samples": int(len(gen_x)),
+            "accuracy": float((pred == gen_y).mean()),
             "per_class_accuracy": {names[c]: float((pred[gen_y == c] == c).mean()) for c in range(classes)},
             "fd_vs_heldout": frechet_distance(feat, held_feat),
             "nearest_train_rmse_median": float(np.median(dist)), "nearest_train_rmse_min": float(dist.min()),
