@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from PySide6.QtCore import Qt
 
 from gpstoken.metrics import haarpsi, psnr, ssim
@@ -130,6 +131,16 @@ def test_workbench_records_are_reproduced_by_their_commands(make_studio, qtbot, 
     assert swept[1024].tokens == 1024
     assert run_command(swept[16].command(str(doc.image_path)), tmp_path)["psnr"] == pytest.approx(
         swept[16].psnr, abs=1e-3)
+
+    strip = bench.filmstrip  # the sweep's reconstructions, drawn as the person sees them
+    assert strip.keys == [16, 1024] and strip.item(1).text().startswith("1024/tile")
+    assert all(frame.shape == doc.image.shape for frame in strip.images)
+    drawn = strip.shown(0).astype(np.int32)
+    assert max(drawn.shape[:2]) == strip.iconSize().width()
+    small = np.asarray(Image.fromarray(strip.images[0]).resize(drawn.shape[1::-1], Image.BILINEAR), np.int32)
+    other = np.asarray(Image.fromarray(strip.images[1]).resize(drawn.shape[1::-1], Image.BILINEAR), np.int32)
+    assert np.abs(drawn - small).mean() < 6 < np.abs(small - other).mean()  # 16 and 1024 tokens look unlike
+    assert np.abs(drawn - small).mean() < np.abs(drawn - other).mean()
 
     win.export_workbench(tmp_path / "rate.csv")
     with open(tmp_path / "rate.csv") as fh:

@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
             doc.history.mark_saved()
         self.rate_plot.clear()
         self.workbench.book.clear()
+        self.workbench.filmstrip.remove_all()
         self.workbench.image = str(doc.image_path) if doc is not None and doc.image_path else "IMAGE"
         self.region_panel.set_document(doc)
         self.inspector.set_document(doc)
@@ -485,6 +486,7 @@ class MainWindow(QMainWindow):
     def _on_sweep_point(self, result: Result, tokens_per_tile: int, min_size: int) -> None:
         self.rate_plot.add_result(result, current=False)
         self._record(result, tokens_per_tile=tokens_per_tile, min_size=min_size, origin="sweep")
+        self.workbench.add_frame(result, tokens_per_tile)
 
     def _record(self, result: Result, current: bool = False, **fresh) -> None:
         doc = self.document

@@ -1,5 +1,5 @@
 """The rate-quality workbench: every record of ``model.rate_records`` in a table (one row per distinct setting),
-the command that reproduces the chosen row, Sweep and CSV export."""
+the command that reproduces the chosen row, Sweep and CSV export, and a filmstrip of the sweep's reconstructions."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,10 @@ import math
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from gpstoken_studio.engines.base import to_uint8
 from gpstoken_studio.model.rate_records import RateBook, RateRecord
+from gpstoken_studio.model.result import Result
+from gpstoken_studio.widgets.image_grid import ImageGrid
 
 COLUMNS = (("engine", "engine"), ("tokens_per_tile", "per tile"), ("tokens", "total"), ("tiles", "tiles"),
            ("min_size", "min size"), ("lam", "λ"), ("steps", "steps"), ("bias", "bias"), ("warm", "start"),
@@ -43,9 +46,17 @@ class WorkbenchPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.command)
+        self.filmstrip = ImageGrid(128, wrap=False, parent=self)  # reconstructions across token counts
+        self.filmstrip.setToolTip("The last sweep's reconstructions, one per token count")
+        layout.addWidget(self.filmstrip)
         self.table.itemSelectionChanged.connect(self._show_command)
         book.events.changed.connect(lambda _b: self.refresh())
         self.refresh()
+
+    def add_frame(self, result: Result, tokens_per_tile: int) -> None:
+        """A sweep's reconstruction at ``tokens_per_tile`` joins the filmstrip (in the order the sweep runs)."""
+        psnr = result.metrics.get("psnr", float("nan"))
+        self.filmstrip.put(tokens_per_tile, f"{tokens_per_tile}/tile · {psnr:.2f} dB", to_uint8(result.reconstruction))
 
     def rows(self) -> list[RateRecord]:
         return self.book.records()
