@@ -51,6 +51,7 @@ def main(out: Path = ROOT / "docs" / "generate.png") -> int:
     panel.generate()
     settle(app, win)
     panel.strip.setCurrentRow(1)
+    win.generation_dock.widget().ensureWidgetVisible(panel.strip, 0, 60)  # the panel scrolls in its dock
     settle(app, win, 0.0)
     return save_window(app, win, out)
 
