@@ -188,3 +188,29 @@ def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qt
     win.toolbar.right_mode.setCurrentIndex(2)  # the fixed scale
     assert view.scale == style.ERROR_SCALE and "fixed" in win.canvas.right_title.text
     assert closer(fixed, adaptive) >= 0.9
+
+
+def test_candidate_grid_shows_every_candidate_at_full_size_and_stages_the_clicked_one(make_studio, qtbot):
+    from gpstoken_studio.engines.generation import Candidate, GenerationSettings
+
+    win = make_studio(tokens=64, steps=2)
+    doc, panel = win.document, win.show_generate()
+    layout = doc.layout.state()
+    tokens = np.zeros((len(layout), 8), np.float32)
+    images = [np.array(doc.image), 255 - doc.image, np.ascontiguousarray(doc.image[::-1])]
+    for seed, image in enumerate(images):  # as a generation delivers them
+        panel._on_partial(None, Candidate(image, layout, tokens, GenerationSettings(seed=seed), seed))
+    grid = panel.show_grid()
+    qtbot.waitExposed(grid)
+    assert grid.grid.count() == 3 and [grid.grid.item(i).text() for i in range(3)] == ["#1", "#2", "#3"]
+    drawn = grid.grid.shown(1)
+    assert drawn.shape == doc.image.shape  # 256 px: every pixel of a 256x256 candidate
+    error = np.abs(drawn.astype(int) - images[1].astype(int)).mean()  # the display's colour depth rounds a little
+    assert error < 6 and np.abs(drawn.astype(int) - images[2].astype(int)).mean() > 10 * error
+    rect = grid.grid.visualItemRect(grid.grid.item(1))
+    qtbot.mouseClick(grid.grid.viewport(), Qt.LeftButton, pos=rect.center())
+    assert panel.strip.currentRow() == 1 and "#2" in win.canvas.right_title.text
+    grid.side.setValue(128)
+    assert max(grid.grid.shown(0).shape[:2]) == 128
+    panel.discard(0)
+    assert [grid.grid.item(i).text() for i in range(grid.grid.count())] == ["#2", "#3"]

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -27,6 +27,7 @@ from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutState
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.views.staging_view import StagingView
+from gpstoken_studio.widgets.image_grid import to_pixmap
 
 if TYPE_CHECKING:
     from gpstoken_studio.widgets.main_window import MainWindow
@@ -37,13 +38,6 @@ BLANK_GREY = 128
 THUMB = 96
 SAFETENSORS = "Generator files (*.safetensors);;All files (*)"
 TINY_SET = "tiny"  # the bundled generators of the default tokenizer
-
-
-def to_pixmap(image: np.ndarray, side: int = THUMB) -> QPixmap:
-    """An RGB uint8 image as a square pixmap of ``side`` pixels."""
-    a = np.ascontiguousarray(image, np.uint8)
-    q = QImage(a.data, a.shape[1], a.shape[0], 3 * a.shape[1], QImage.Format_RGB888).copy()
-    return QPixmap.fromImage(q).scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
 
 
 class GeneratePanel(QWidget):
@@ -151,12 +145,16 @@ class GeneratePanel(QWidget):
         self.strip.itemDoubleClicked.connect(lambda _item: self.accept())
         self.accept_button, self.discard_button = QPushButton("Accept"), QPushButton("Discard")
         self.discard_all = QPushButton("Discard all")
+        self.grid_button = QPushButton("Grid…")
+        self.grid_button.setToolTip("Every candidate side by side, large enough to judge (click one to stage it)")
+        self.grid_button.clicked.connect(self.show_grid)
+        self.grid = None
         self.accept_button.clicked.connect(lambda: self.accept())
         self.discard_button.clicked.connect(lambda: self.discard())
         self.discard_all.clicked.connect(self.clear_candidates)
         staging = QVBoxLayout()
         staging.addWidget(self.strip)
-        staging.addWidget(self._row(self.accept_button, self.discard_button, self.discard_all))
+        staging.addWidget(self._row(self.accept_button, self.discard_button, self.discard_all, self.grid_button))
 
         self.status = QLabel(wordWrap=True)
         root = QVBoxLayout(self)
@@ -442,7 +440,7 @@ class GeneratePanel(QWidget):
         elif isinstance(value, Candidate):
             self.candidates.append(value)
             self._numbered += 1  # labels stay unique when candidates are accepted or discarded
-            item = QListWidgetItem(QIcon(to_pixmap(value.image)), f"#{self._numbered}")
+            item = QListWidgetItem(QIcon(to_pixmap(value.image, THUMB)), f"#{self._numbered}")
             item.setToolTip(value.title)
             self.strip.addItem(item)
             self._sync()
@@ -488,6 +486,16 @@ class GeneratePanel(QWidget):
         else:
             self.staging.show_image(None)
         self._sync()
+
+    def show_grid(self):
+        """The candidate grid (a window of its own that follows the strip)."""
+        from gpstoken_studio.widgets.candidate_grid import CandidateGrid
+
+        if self.grid is None:
+            self.grid = CandidateGrid(self)
+        self.grid.show()
+        self.grid.raise_()
+        return self.grid
 
     def accept(self, index: int | None = None) -> bool:
         """The candidate becomes the document (image and layout, one undo step), edited with the model engine."""

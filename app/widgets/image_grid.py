@@ -33,12 +33,12 @@ class ImageGrid(QListWidget):
         if not self.isWrapping():
             self.setFixedHeight(size + 48)
         for item, image in zip((self.item(i) for i in range(self.count())), self.images):
-            item.setIcon(_icon(image, size))
+            item.setIcon(QIcon(to_pixmap(image, size)))
 
     def put(self, key, label: str, image: np.ndarray) -> int:
         """Show ``image`` under ``label``, in place of the image of an equal ``key``; returns its index."""
         image = np.ascontiguousarray(image, dtype=np.uint8)
-        icon = _icon(image, self.iconSize().width())
+        icon = QIcon(to_pixmap(image, self.iconSize().width()))
         if key in self.keys:
             i = self.keys.index(key)
             self.images[i] = image
@@ -64,7 +64,8 @@ class ImageGrid(QListWidget):
         return data[:, : w * 3].reshape(h, w, 3).copy()
 
 
-def _icon(image: np.ndarray, size: int) -> QIcon:
-    h, w = image.shape[:2]
-    qimage = QImage(image.data, w, h, 3 * w, QImage.Format_RGB888).copy()  # copy: the array may go
-    return QIcon(QPixmap.fromImage(qimage.scaled(size, size, Qt.KeepAspectRatio, Qt.SmoothTransformation)))
+def to_pixmap(image: np.ndarray, side: int) -> QPixmap:
+    """An RGB uint8 image as a pixmap that fits a square of ``side`` pixels (aspect kept)."""
+    a = np.ascontiguousarray(image, np.uint8)
+    q = QImage(a.data, a.shape[1], a.shape[0], 3 * a.shape[1], QImage.Format_RGB888).copy()  # the array may go
+    return QPixmap.fromImage(q).scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
