@@ -151,3 +151,17 @@ def test_two_editors_in_one_process_keep_separate_recovery_files(make_studio, qt
     a_file = a.autosaver.path
     a.close()
     assert not a_file.exists() and not a_file.parent.exists() and b.autosaver.path.is_file()
+
+
+def test_an_unwritable_recovery_folder_is_a_status_message_not_a_crash(make_studio, qtbot, tmp_path, monkeypatch):
+    from gpstoken_studio.model import commands
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recovery folder should be")
+    win = make_studio(tokens=16, steps=0)
+    win.autosaver.root = blocker / "recovery"
+    messages = []
+    win.autosaver.failed.connect(messages.append)
+    win.document.history.push(commands.delete_tokens(win.document, [0]))
+    win.autosaver.save_now(wait=True)
+    assert len(messages) == 1 and messages[0].startswith("autosave failed:") and win.autosaver.path is None

@@ -85,7 +85,11 @@ class Autosaver(QObject):
         if self._dirty and self.doc is not None and not (self._writer is not None and self._writer.is_alive()):
             if self.path is None:
                 stem = (self.doc.project_path or self.doc.image_path or Path("untitled")).stem
-                self.path = self._own_folder() / f"{stem}-{next(self._names)}{SUFFIX}"
+                try:
+                    self.path = self._own_folder() / f"{stem}-{next(self._names)}{SUFFIX}"
+                except OSError as exc:  # an unwritable recovery folder must never take the editor down
+                    self.failed.emit(f"autosave failed: {exc}")
+                    return
             data, path = snapshot(self.doc), self.path
             self._dirty = False
             self._writer = threading.Thread(target=self._write, args=(data, path), daemon=True)
