@@ -11,7 +11,6 @@ from typing import Callable
 import numpy as np
 from vispy import scene
 
-from gpstoken_studio.llvm_preload import preload_triton
 from gpstoken_studio.views import style
 
 ZOOM_STEP = 1.15
@@ -21,7 +20,6 @@ class StudioCanvas:
     """A SceneCanvas with ``left`` and ``right`` ViewBoxes and pointer callbacks in plane pixels."""
 
     def __init__(self) -> None:
-        preload_triton()  # before the GL context: see llvm_preload
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=style.BACKGROUND, show=False)
         self.native = self.canvas.native
         grid = self.canvas.central_widget.add_grid(spacing=6, margin=6)
