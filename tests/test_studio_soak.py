@@ -11,7 +11,7 @@ from gpstoken_studio.testing import make_studio, soak, wait_idle  # noqa: F401
 pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.timeout(600)]
 torch.set_num_threads(1)
 
-ACTIONS = 16  # half strokes, half drags
+ACTIONS = 12  # half strokes, half drags
 WARMUP = 4  # caches, allocator pools and the model's first runs settle in the first actions
 GROWTH_LIMIT_MIB = 150
 
