@@ -123,6 +123,10 @@ def test_workbench_records_are_reproduced_by_their_commands(make_studio, qtbot, 
     win.toolbar.steps.setValue(4)  # a warm-started refit: a second record, the first one kept
     wait_idle(win)
     assert len(bench.book) == 2 and bench.book.current.warm and bench.table.rowCount() == 2
+    curves = win.rate_plot._curves  # fresh and warm fits are separate curves of the plot; the warm one is ringed
+    assert sorted(curves) == sorted({first.series(), bench.book.current.series()}) and len(curves) == 2
+    ring = win.rate_plot._current.getData()
+    assert ring[1].tolist() == [bench.book.current.psnr]
 
     win.pipeline.sweep(counts=(16, 1024))  # 1024 per 256-px tile needs a minimum size below 8: the sweep takes 4
     wait_idle(win, 240)
@@ -214,3 +218,25 @@ def test_candidate_grid_shows_every_candidate_at_full_size_and_stages_the_clicke
     assert max(grid.grid.shown(0).shape[:2]) == 128
     panel.discard(0)
     assert [grid.grid.item(i).text() for i in range(grid.grid.count())] == ["#2", "#3"]
+
+
+def test_the_two_views_zoom_and_pan_together(make_studio, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    win = make_studio(tokens=32, steps=1)
+    canvas = win.canvas
+    left, right = canvas.left.camera, canvas.right.camera
+    width = left.rect.size[0]
+    pos = QPointF(*canvas.to_canvas((180.0, 60.0), canvas.right))  # a wheel turn over the right view
+    wheel = QWheelEvent(pos, QPointF(canvas.native.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.native, wheel)
+    qtbot.wait(20)
+    assert right.rect.size[0] < 0.95 * width  # it zoomed in...
+    assert tuple(left.rect.pos) == pytest.approx(tuple(right.rect.pos))  # ...and the left view with it
+    assert tuple(left.rect.size) == pytest.approx(tuple(right.rect.size))
+    offsets = [canvas.to_canvas(p, canvas.right) - canvas.to_canvas(p, canvas.left) for p in ((40.0, 30.0),
+                                                                                             (200.0, 220.0))]
+    assert np.allclose(offsets[0], offsets[1], atol=0.5)  # every plane point sits at one offset: same zoom and pan

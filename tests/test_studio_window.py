@@ -69,7 +69,8 @@ def test_token_slider_repartitions_live_and_commits_one_step(make_studio, qtbot)
     n = doc.settings.tokens_per_tile
     assert 120 <= n <= 136 and len(doc.layout) == n and len(doc.history) == 1
     assert len(doc.result.rows) == n and doc.result.path == "full"
-    assert sorted(win.rate_plot.points["fit"]) == [64, n]  # the rate-quality plot gained a point
+    assert sorted(r.tokens for r in win.workbench.book.records()) == [64, n]  # the rate-quality plot gained a point
+    assert win.rate_plot.book is win.workbench.book
     doc.history.undo()
     assert doc.settings.tokens_per_tile == 64 and len(doc.layout) == 64
 
@@ -80,7 +81,7 @@ def test_sweep_fills_the_rate_quality_plot_without_editing(make_studio, qtbot):
     layout = doc.layout.state()
     win.pipeline.sweep((16, 64))
     wait_idle(win)
-    psnr = win.rate_plot.points["fit"]
+    psnr = {r.tokens: r.psnr for r in win.workbench.book.records()}
     assert sorted(psnr) == [16, 32, 64] and psnr[64] > psnr[16]
     assert doc.revision == revision and doc.layout.state().equals(layout)
 

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(docks[1], self._dock("Region", self.region_panel), Qt.Vertical)
         self.workbench = WorkbenchPanel(RateBook(), self)  # the rate-quality records, a tab beside the plot
         self.tabifyDockWidget(docks[2], self._dock("Workbench", self.workbench))
+        self.rate_plot.set_book(self.workbench.book)
         docks[2].raise_()
         self._connect()
         self.set_mode(Mode.SELECT)
@@ -213,7 +214,6 @@ class MainWindow(QMainWindow):
             doc.events.settings.connect(self._sync_controls)
             doc.events.image.connect(self._update_view_titles)
             doc.history.mark_saved()
-        self.rate_plot.clear()
         self.workbench.book.clear()
         self.workbench.filmstrip.remove_all()
         self.workbench.image = str(doc.image_path) if doc is not None and doc.image_path else "IMAGE"
@@ -480,11 +480,9 @@ class MainWindow(QMainWindow):
 
     def _on_full_result(self, result: Result) -> None:
         self.metrics.show_result(result)
-        self.rate_plot.add_result(result)
         self._record(result, current=True)
 
     def _on_sweep_point(self, result: Result, tokens_per_tile: int, min_size: int) -> None:
-        self.rate_plot.add_result(result, current=False)
         self._record(result, tokens_per_tile=tokens_per_tile, min_size=min_size, origin="sweep")
         self.workbench.add_frame(result, tokens_per_tile)
 

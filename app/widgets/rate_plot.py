@@ -1,4 +1,5 @@
-"""Rate-quality plot (pyqtgraph): PSNR against the number of tokens, one curve per engine."""
+"""Rate-quality plot (pyqtgraph): PSNR against the number of tokens, one curve per series of a ``RateBook``
+(engine, checkpoint, min-size, lambda, steps, fresh or warm start, bias: everything but the count)."""
 from __future__ import annotations
 
 import math
@@ -7,15 +8,15 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gpstoken_studio.model.result import Result
+from gpstoken_studio.model.rate_records import RateBook
 
-COLORS = {"fit": (90, 200, 255), "model": (255, 120, 220)}
+COLORS = ((90, 200, 255), (255, 120, 220), (250, 200, 80), (120, 230, 140), (200, 160, 255), (255, 140, 100))
 
 
 class RatePlot(QWidget):
-    """Keeps the latest PSNR per (engine, token count); the document's current result is ringed.
+    """Draws a ``RateBook``: a curve per series, the record of what the document shows ringed.
 
-    The x axis is log2(tokens) with plain token counts as tick labels.
+    The x axis is log2(total tokens) with plain token counts as tick labels.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -31,40 +32,36 @@ class RatePlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
-        self.points: dict[str, dict[int, float]] = {}
+        self.book: RateBook | None = None
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._current = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=1.5), brush=None)
         self.plot.addItem(self._current)
 
-    def clear(self) -> None:
-        self.points.clear()
-        for curve in self._curves.values():
-            curve.setData([], [])
-        self._current.setData([], [])
+    def set_book(self, book: RateBook) -> None:
+        self.book = book
+        book.events.changed.connect(lambda _b: self.redraw())
+        self.redraw()
 
-    def add_result(self, result: Result, current: bool = True) -> None:
-        """Record the PSNR of a full result (``current``: it is what the document shows)."""
-        psnr = result.metrics.get("psnr")
-        if psnr is None or not math.isfinite(psnr):
-            return
-        n = len(result.rows)
-        series = self.points.setdefault(result.engine, {})
-        series[n] = float(psnr)
-        xs = sorted(series)
-        curve = self._curves.get(result.engine)
-        if curve is None:
-            color = COLORS.get(result.engine, (220, 220, 220))
-            curve = self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
-                                   symbolBrush=color, name=result.engine)
-            self._curves[result.engine] = curve
-        curve.setData([math.log2(x) for x in xs], [series[x] for x in xs])
-        if current:
-            self._current.setData([math.log2(n)], [float(psnr)])
-        self._fit_range()
+    def redraw(self) -> None:
+        series = self.book.series() if self.book is not None else {}
+        for name in list(self._curves):
+            if name not in series:
+                self.plot.removeItem(self._curves.pop(name))
+        for name, records in series.items():
+            curve = self._curves.get(name)
+            if curve is None:
+                color = COLORS[len(self._curves) % len(COLORS)]
+                curve = self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
+                                       symbolBrush=color, name=name)
+                self._curves[name] = curve
+            curve.setData([math.log2(r.tokens) for r in records], [r.psnr for r in records])
+        current = self.book.current if self.book is not None else None
+        self._current.setData(*(([math.log2(current.tokens)], [current.psnr]) if current else ([], [])))
+        if series:
+            self._fit_range([r for records in series.values() for r in records])
 
-    def _fit_range(self) -> None:
-        xs = [n for series in self.points.values() for n in series]
-        ys = [v for series in self.points.values() for v in series.values()]
+    def _fit_range(self, records) -> None:
+        xs, ys = [r.tokens for r in records], [r.psnr for r in records]
         lo, hi = math.floor(math.log2(min(xs))) - 0.5, math.ceil(math.log2(max(xs))) + 0.5
         self.plot.setXRange(lo, hi, padding=0)
         self.plot.setYRange(min(ys) - 1.0, max(ys) + 1.0, padding=0)
