@@ -69,8 +69,9 @@ class RateRecord:
                 args += ["--bias", str(bias_file)]
             args += ["--out", "recon.png", "--json", "-"]
         else:
-            args = ["gpstoken", "reconstruct", str(image), "--model", self.checkpoint or "MODEL",
-                    "--tokens", str(self.tokens_per_tile), "--out", "recon.png", "--json", "-"]
+            model = ["--model", self.checkpoint] if self.checkpoint else []  # none: the default model, as here
+            args = ["gpstoken", "reconstruct", str(image), *model, "--tokens", str(self.tokens_per_tile),
+                    "--out", "recon.png", "--json", "-"]
         return shlex.join(args)
 
 

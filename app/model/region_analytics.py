@@ -62,6 +62,7 @@ class RegionAnalytics:
         self.before: RegionReport | None = None
         self.pins: dict[str, RegionReport] = {}
         self._results: tuple[Result | None, Result | None] = (None, None)  # (before, after)
+        self._cache: dict[tuple, RegionReport] = {}  # the reports of the shown results on the current region
         self.events = RegionEvents()
         doc.events.result.connect(self._on_result)
         doc.events.image.connect(self._on_image)
@@ -116,9 +117,15 @@ class RegionAnalytics:
     def refresh(self) -> None:
         """Recompute both reports for the current region and results; emits ``changed``."""
         mask = self.mask()
-        before, after = self._results
-        self.after = None if after is None or mask is None else self.report(after, mask)
-        self.before = None if before is None or mask is None else self.report(before, mask)
+        region = None if mask is None else (self.source, hash(np.packbits(mask).tobytes()))
+        cache, self._cache = self._cache, {}
+        for name, result in zip(("before", "after"), self._results):
+            report = None
+            if result is not None and mask is not None:  # a result that moved from after to before is not redone
+                key = (id(result), region)
+                report = cache.get(key) or self.report(result, mask)
+                self._cache[key] = report
+            setattr(self, name, report)
         self.events.changed.emit(self)
 
     def pin(self, name: str) -> RegionReport | None:
