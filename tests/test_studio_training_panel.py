@@ -202,7 +202,7 @@ def test_the_plot_is_resizable_starts_at_a_sensible_height_and_comes_into_view(m
     assert not panel.settings.isVisible()  # following a run folds the form away: the plot comes up in the tab
     viewport = win.training_dock.widget().viewport()  # the dock scrolls the panel
     shown = QRect(panel.plot.mapTo(viewport, QPoint(0, 0)), panel.plot.size()).intersected(viewport.rect())
-    assert panel.plot.height() >= 200 and shown.height() >= 150
+    assert panel.plot.height() >= 200 and shown.top() < 0.6 * viewport.height() and shown.height() >= 80
     panel.settings_toggle.click()
     assert panel.settings.isVisible()
     assert panel.splitter.widget(0) is panel.plot  # its handle resizes the plot

@@ -102,7 +102,9 @@ class MainWindow(QMainWindow):
         self.region_panel = RegionPanel(self)  # region analytics, below the Metrics table
         self.splitDockWidget(docks[1], self._dock("Region", self.region_panel), Qt.Vertical)
         self.workbench = WorkbenchPanel(RateBook(), self)  # the rate-quality records, a tab beside the plot
-        self.tabifyDockWidget(docks[2], self._dock("Workbench", self.workbench))
+        self.tabifyDockWidget(docks[2], self._dock("Workbench", scrolled(self.workbench)))
+        self.resizeDocks([docks[0], docks[1], self.findChild(QDockWidget, "Region"), docks[2]], [340, 150, 150, 220],
+                         Qt.Vertical)  # the column with Region in it: the Inspector's tabs keep the largest share
         self.rate_plot.set_book(self.workbench.book)
         docks[2].raise_()
         self._connect()
