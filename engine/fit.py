@@ -10,9 +10,10 @@ Conventions (decided here):
   has zero loss weight and PSNR is measured on the image area only.
 - Parameterisation: sigma = sigmoid(a), rho = tanh(b), mu = tanh(s * c) with s the token's sigma in
   its g_init, so every step is valid and one Adam step moves a centre by about lr * its own size.
-- Anisotropy is softly bounded (``max_aspect``, on by default): Gaussians whose axis ratio exceeds it pay
-  ``aspect_weight * mean(log(ratio / max_aspect)^2)``. Without it, long thin Gaussians grow across edges
-  and leave streaks; with it, the longest streaks go at a PSNR cost of 0.01-0.1 dB (docs/quality.md).
+- Anisotropy can be softly bounded (``max_aspect > 0``; off by default): Gaussians whose axis ratio exceeds
+  it pay ``aspect_weight * mean(log(ratio / max_aspect)^2)``. Unbounded, long thin Gaussians may grow across
+  edges and leave streaks; the bound removes them at 0.0-0.1 dB on most photos but costs 1-3 dB where thin
+  structures are the content (lightning, wires), so it is opt-in (docs/quality.md).
 - Colours start from a few SIRT steps of the linear least-squares problem (geometry fixed), so the
   first step already has a good PSNR.
 - The fit draws no random numbers: equal inputs give equal results.

@@ -23,7 +23,7 @@ class FitOptions:
     lam: float = 2.5  # adaptive layout: entropy exponent
     min_size: int | None = None  # adaptive layout: smallest region side (None: fit_init.auto_min_size)
     start_sigma_scale: float = 1.5  # a fresh fit starts from g_init with sigmas widened by this
-    max_aspect: float = 6.0  # > 0: Gaussians whose axis ratio exceeds this are penalised (long thin streaks); 0: off
+    max_aspect: float = 0.0  # > 0: Gaussians whose axis ratio exceeds this are penalised (long thin streaks); 0: off
     aspect_weight: float = 1e-2  # weight of that penalty: mean over tokens of log(ratio / max_aspect)^2
     colour_init_iters: int = 8
     warmup_steps: int = 10  # lr ramp when given start tokens come without Adam moments (no first-step kick)
