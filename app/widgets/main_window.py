@@ -100,7 +100,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(docks, [330] * 3, Qt.Horizontal)
         self.resizeDocks(docks, [330, 170, 260], Qt.Vertical)
         self.region_panel = RegionPanel(self)  # region analytics, below the Metrics table
-        self.splitDockWidget(docks[1], self._dock("Region", self.region_panel), Qt.Vertical)
+        self.splitDockWidget(docks[1], self._dock("Region", scrolled(self.region_panel)), Qt.Vertical)
         self.workbench = WorkbenchPanel(RateBook(), self)  # the rate-quality records, a tab beside the plot
         self.tabifyDockWidget(docks[2], self._dock("Workbench", scrolled(self.workbench)))
         self.resizeDocks([docks[0], docks[1], self.findChild(QDockWidget, "Region"), docks[2]], [340, 150, 150, 220],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -37,6 +38,10 @@ class RegionPanel(QWidget):
         self.table.setVerticalHeaderLabels([label for _, label in ROWS])
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        rows = self.table.verticalHeader()  # every row shown: the dock scrolls the panel, never the table
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + rows.length()
+                                    + 2 * self.table.frameWidth())
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.pin_a, self.pin_b = QPushButton("Pin A", self), QPushButton("Pin B", self)
         self.export_button = QPushButton("Export…", self)
         buttons = QHBoxLayout()

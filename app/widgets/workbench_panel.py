@@ -12,9 +12,9 @@ from gpstoken_studio.model.rate_records import RateBook, RateRecord
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.widgets.image_grid import ImageGrid
 
-COLUMNS = (("engine", "engine"), ("tokens_per_tile", "per tile"), ("tokens", "total"), ("tiles", "tiles"),
-           ("min_size", "min size"), ("lam", "λ"), ("steps", "steps"), ("bias", "bias"), ("warm", "start"),
-           ("psnr", "PSNR"), ("ssim", "SSIM"), ("haarpsi", "HaarPSI"), ("origin", "from"))
+COLUMNS = (("engine", "engine"), ("tokens_per_tile", "per tile"), ("tokens", "total"), ("psnr", "PSNR"),
+           ("ssim", "SSIM"), ("haarpsi", "HaarPSI"), ("warm", "start"), ("min_size", "min size"), ("lam", "λ"),
+           ("steps", "steps"), ("bias", "bias"), ("tiles", "tiles"), ("origin", "from"))
 
 
 class WorkbenchPanel(QWidget):
@@ -30,6 +30,9 @@ class WorkbenchPanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setSelectionMode(QTableWidget.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        rows = self.table.verticalHeader()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 6 * rows.defaultSectionSize()
+                                    + 2 * self.table.frameWidth())  # six records without scrolling
         self.command = QLineEdit(self)
         self.command.setReadOnly(True)
         self.command.setPlaceholderText("the gpstoken command of the chosen row")
