@@ -116,7 +116,8 @@ def test_a_micro_run_from_the_panel_stops_resumes_extends_and_opens_in_the_edito
 
     checkpoint = attached.models.findItems("latest.pt", Qt.MatchExactly)[0]
     attached.models.itemDoubleClicked.emit(checkpoint)  # a training checkpoint opens too (its EMA weights)
-    assert again.pipeline.engine.name == "model" and again.pipeline.engine.checkpoint == str(out / "checkpoints" / "latest.pt")
+    assert again.pipeline.engine.name == "model"
+    assert again.pipeline.engine.checkpoint == str(out / "checkpoints" / "latest.pt")
     item = attached.models.item(0)
     assert item.text() == "model.safetensors"
     qtbot.waitUntil(lambda: attached.models.visualItemRect(item).height() > 0)
