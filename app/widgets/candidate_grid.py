@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from shiboken6 import isValid
 
 from gpstoken_studio.widgets.image_grid import ImageGrid
 
@@ -41,8 +42,12 @@ class CandidateGrid(QDialog):
         self.accept_button.clicked.connect(lambda: panel.accept(self.grid.currentRow()))
         strip = panel.strip.model()
         for signal in (strip.rowsInserted, strip.rowsRemoved, strip.modelReset):
-            signal.connect(lambda *_args: self.refresh())
+            signal.connect(self._on_strip_changed)
         self.refresh()
+
+    def _on_strip_changed(self, *_args) -> None:
+        if isValid(self.panel.strip) and isValid(self.grid):  # not while the panel is being torn down
+            self.refresh()
 
     def refresh(self) -> None:
         """Show the strip's candidates, in its order and with its labels."""
