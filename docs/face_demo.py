@@ -19,8 +19,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 TILE = 64
 SCALE = 3  # display upscaling of the 64-px tiles
-# (centre x, centre y, box width, box height) in pixels of the 64-px tile: head, eyes, mouth
-FACE = ((32, 32, 52, 52), (23, 25, 8, 8), (41, 25, 8, 8), (32, 44, 24, 8))
+# (centre x, centre y, box width, box height) in pixels of the 64-px tile: head, eyes, mouth. The eyes and
+# the mouth sit on regions the halving can make (8x8 and 32x8 px), so each is kept as one token; the head
+# matches no region (IoU < 0.5) and shapes the rest of the layout through its outline.
+FACE = ((31.5, 31.5, 44, 44), (19.5, 19.5, 8, 8), (43.5, 19.5, 8, 8), (31.5, 43.5, 32, 8))
 
 
 def face_sketch(tile: int = TILE) -> np.ndarray:
@@ -33,13 +35,17 @@ def face_sketch(tile: int = TILE) -> np.ndarray:
 
 
 def draw(image: np.ndarray, gaussians: np.ndarray, colour=(220, 40, 40)) -> np.ndarray:
-    """The image upscaled with the Gaussians' ellipses drawn on it."""
+    """The image upscaled with the Gaussians' 1.5-sigma ellipses (inscribed in their boxes) drawn on it."""
     import cv2
 
     from gpstoken.train.samples import draw_gaussians
 
     big = cv2.resize(image, (TILE * SCALE,) * 2, interpolation=cv2.INTER_NEAREST)
-    return draw_gaussians(big, gaussians, colour) if len(gaussians) else big
+    if not len(gaussians):
+        return big
+    boxes = np.array(gaussians, np.float32)[:, :5]
+    boxes[:, :2] *= 1.5
+    return draw_gaussians(big, boxes, colour)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         font = ImageFont.truetype("DejaVuSans.ttf", 14)
     except OSError:
         font = ImageFont.load_default()
-    rows = [(head, sketched, "with the sketch"), ([], plain, "no sketch (layout model)")]
+    rows = [(head, sketched, "sketch"), ([], plain, "no sketch")]
     for r, (first, samples, title) in enumerate(rows):
         y = r * (side + label_h + gap)
-        tiles = first + [(f"{title}, seed {s}" if s == 0 else f"seed {s}", draw(im, np.zeros((0, 5))))
+        tiles = first + [(f"{title}: seed {s}", draw(im, np.zeros((0, 5))))
                          for s, im in enumerate(samples)]
         x0 = 0 if first else 2 * (side + gap)
         for i, (name, tile) in enumerate(tiles):
