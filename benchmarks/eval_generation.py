@@ -114,7 +114,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(ca @ cb, disp=False)
+    root = linalg.sqrtm(ca @ cb)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca + cb - 2 * root.real))
 
 
