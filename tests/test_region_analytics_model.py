@@ -75,3 +75,20 @@ def test_region_analytics_and_rate_records_run_without_qt():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok ")
+
+
+def test_rate_record_takes_a_checkpoint_path_and_prints_it_in_its_command():
+    from pathlib import Path
+
+    import numpy as np
+
+    from gpstoken_studio.model.rate_records import record_of
+    from gpstoken_studio.model.result import Result
+    from gpstoken_studio.model.settings import Settings
+
+    result = Result(revision=1, path="full", engine="model", rows=np.arange(4), g_init=np.zeros((4, 5), np.float32),
+                    tokens=np.zeros((4, 21), np.float32), reconstruction=np.zeros((8, 8, 3), np.float32),
+                    features="latent", seconds=0.1, metrics={"psnr": 21.5, "ssim": 0.5, "haarpsi": 0.4})
+    record = record_of(result, Settings(), tiles=1, checkpoint=Path("/models/my model.safetensors"))
+    assert record.checkpoint == "/models/my model.safetensors"
+    assert "--model '/models/my model.safetensors'" in record.command("photo.png")

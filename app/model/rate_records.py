@@ -75,7 +75,7 @@ class RateRecord:
         return shlex.join(args)
 
 
-def record_of(result: Result, settings: Settings, *, tiles: int, checkpoint: str = "", bias: bool = False,
+def record_of(result: Result, settings: Settings, *, tiles: int, checkpoint: str | Path = "", bias: bool = False,
               min_size: int | None = None, tokens_per_tile: int | None = None, origin: str = "edit"
               ) -> RateRecord | None:
     """The record of a full result made with ``settings`` (None when it has no finite PSNR)."""
@@ -84,7 +84,7 @@ def record_of(result: Result, settings: Settings, *, tiles: int, checkpoint: str
         return None
     fit = result.engine == "fit"
     return RateRecord(
-        engine=result.engine, checkpoint="" if fit else checkpoint,
+        engine=result.engine, checkpoint="" if fit else str(checkpoint),
         tokens_per_tile=settings.tokens_per_tile if tokens_per_tile is None else tokens_per_tile,
         tokens=len(result.rows), tiles=tiles, min_size=settings.min_size if min_size is None else min_size,
         lam=settings.lam, steps=settings.fit_steps if fit else 0, bias=bias, warm=fit and result.warm_start,
