@@ -64,6 +64,9 @@ def test_wheel_ships_the_models_and_images_it_uses():
     assert {"models/default.safetensors", "models/layout_tiny.safetensors", "models/texture_tiny.safetensors",
             "images/astronaut.png"} <= names
     assert "models/tiny_grid.safetensors" not in names
+    # every model file in the checkout ships, but the ablation (a new model folder needs its own entry)
+    models = {p.relative_to(assets).as_posix() for p in (assets / "models").rglob("*.safetensors")}
+    assert models - names == {"models/tiny_grid.safetensors"}
 
 
 def test_editor_views_need_no_matplotlib():
