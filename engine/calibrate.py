@@ -29,6 +29,7 @@ split along y keeps a child centre on its vertical centre line exactly when the 
 """
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass
 from typing import Callable
@@ -247,6 +248,22 @@ def min_regions(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> i
     return _KeptBoxes(keep, min_size).min_leaves((0, w, 0, h))
 
 
+def max_regions(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
+    """The most regions a halving partition of a ``size`` tile can have while every ``keep`` region stays whole."""
+    h, w = size
+    return _KeptBoxes(keep, min_size).max_leaves((0, w, 0, h))
+
+
+@functools.lru_cache(maxsize=4096)
+def _full_leaves(w: int, h: int, min_size: int) -> int:
+    """Regions of a ``w x h`` box halved until its longer side is below ``2 * min_size`` (as :func:`halve`)."""
+    if max(w, h) < 2 * min_size:
+        return 1
+    if w >= h:
+        return _full_leaves(w // 2, h, min_size) + _full_leaves(w - w // 2, h, min_size)
+    return _full_leaves(w, h // 2, min_size) + _full_leaves(w, h - h // 2, min_size)
+
+
 class _KeptBoxes:
     """Regions that must survive the halving as they are (half-open boxes), and the splits they force."""
 
@@ -296,13 +313,24 @@ class _KeptBoxes:
     def min_leaves(self, box: Box) -> int:
         if not self.holds(box):
             return 1
+        return min(self._leaf_counts(box, self.min_leaves))
+
+    def max_leaves(self, box: Box) -> int:
+        if self.is_kept(box):
+            return 1
+        if not self.holds(box):
+            return _full_leaves(box[1] - box[0], box[3] - box[2], self.min_size)
+        return max(self._leaf_counts(box, self.max_leaves))
+
+    def _leaf_counts(self, box: Box, leaves: Callable[[Box], int]) -> list[int]:
+        """Per split direction that keeps the kept boxes inside ``box`` whole: ``leaves`` summed over both halves."""
         bw, bh = box[1] - box[0], box[3] - box[2]
         cuts = self._cuts(box)
         options = [a for a in ((bw > bh,) if bw != bh else (True, False)) if cuts[0 if a else 1]]
-        counts = [sum(self.min_leaves(c) for c in self._children(box, a)) for a in options]
+        counts = [sum(leaves(c) for c in self._children(box, a)) for a in options]
         if not counts:
             raise GPSTokenError("kept regions overlap or are not regions of the halving tree")
-        return min(counts)
+        return counts
 
 
 make_module_callable(__name__)

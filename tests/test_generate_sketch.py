@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from gpstoken.calibrate import calibrate, min_regions
+from gpstoken.calibrate import calibrate, max_regions, min_regions
 from gpstoken.errors import GPSTokenError
 from gpstoken.generate import load_generator
 from gpstoken.generate.bundled import bundled_generator
@@ -232,3 +232,23 @@ def test_cli_bad_sketch_is_one_line_and_exit_2(tmp_path, sketch, message):
     np.save(tmp_path / "sketch.npy", sketch)
     done = run_cli("--layout", str(tmp_path / "sketch.npy"), "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_sketched_shape_as_large_as_the_tile_is_dropped_not_a_failure():
+    """A head filling most of a 64-px tile matches the whole tile, which would leave room for one region only."""
+    tile, tokens = 64, 64
+    boxes = np.array([[6, 6, 57, 57], [16, 16, 23, 23], [40, 16, 47, 23], [16, 40, 31, 47]], np.float64)
+    sketch = np.zeros((len(boxes), 5), np.float32)
+    sketch[:, 0] = (boxes[:, 2] - boxes[:, 0]) / 3 * 2 / (tile - 1)  # the box is the centre +- 1.5 sigma
+    sketch[:, 1] = (boxes[:, 3] - boxes[:, 1]) / 3 * 2 / (tile - 1)
+    sketch[:, 3] = (boxes[:, 0] + boxes[:, 2]) / (tile - 1) - 1
+    sketch[:, 4] = (boxes[:, 1] + boxes[:, 3]) / (tile - 1) - 1
+    out = sketch_layout(sketch, tokens, tile=tile, min_size=4)
+    assert out.layout.tokens_per_tile == tokens and out.kept[0] < 0 and (out.kept[1:] >= 0).all()
+    assert (out.iou[1:] >= 0.5).all()
+
+
+def test_max_regions_counts_the_full_halving_around_kept_regions():
+    assert max_regions((64, 64), np.zeros((0, 4), np.int64), 4) == 256
+    assert max_regions((64, 64), np.array([[0, 0, 63, 63]]), 4) == 1
+    assert max_regions((64, 64), np.array([[0, 0, 31, 63]]), 4) == 1 + 128

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..bias import bias_integral, box_sums
-from ..calibrate import Box, calibrate, halve, min_regions
+from ..calibrate import Box, calibrate, halve, max_regions, min_regions
 from ..errors import GPSTokenError
 from ..partition import Partition
 from ..tokens import MX, MY, RHO, SX, SY, check_gaussians, g_init_from_regions
@@ -190,14 +190,22 @@ def choose_kept(boxes: np.ndarray, locked: np.ndarray, candidates: np.ndarray, t
                                    f"has no region of the halving with box IoU >= {MIN_IOU}"))
     kept = [k for k in order.tolist() if choice[k] >= 0]
     n_locked = int(locked.sum())
-    if min_regions(size, candidates[choice[kept]], min_size) > tokens:
-        if min_regions(size, candidates[choice[kept[:n_locked]]], min_size) > tokens:
-            raise GPSTokenError(f"the locked Gaussians need more than the {tokens} tokens of the generator")
+    held = candidates[choice[kept]]
+    area = int(((held[:, 2] - held[:, 0] + 1) * (held[:, 3] - held[:, 1] + 1)).sum())
+    if len(kept) == len(boxes) and area == size[0] * size[1]:
+        return choice, why  # a whole partition (disjoint boxes covering the tile) keeps its own token count
+
+    def fits(count: int) -> bool:  # the halving can make exactly ``tokens`` regions around the first ``count``
+        boxes = candidates[choice[kept[:count]]]
+        return min_regions(size, boxes, min_size) <= tokens <= max_regions(size, boxes, min_size)
+
+    if not fits(len(kept)):
+        if not fits(n_locked):
+            raise GPSTokenError(f"the locked Gaussians leave no layout of the generator's {tokens} tokens")
         lo, hi = n_locked, len(kept)  # the longest prefix that fits: lo fits, hi does not
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            fits = min_regions(size, candidates[choice[kept[:mid]]], min_size) <= tokens
-            lo, hi = (mid, hi) if fits else (lo, mid)
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
         for k in kept[lo:]:
             choice[k], why[k] = -1, NO_ROOM
     return choice, why
