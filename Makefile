@@ -22,7 +22,7 @@ test: system venv  ## the whole test suite (GUI tests under Xvfb via pytest-xvfb
 	$(BIN)/python -m pytest -q
 
 lint: venv  ## ruff, configured in pyproject.toml
-	$(BIN)/ruff check engine app tests benchmarks
+	$(BIN)/ruff check engine app tests benchmarks docs
 
 system:  ## Debian packages that Qt needs under Xvfb (skipped when present)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -59,7 +59,7 @@ def run_pipeline(app, engine, tokens: int, steps: int) -> dict[str, float]:
         r = doc.result
         return r is not None and r.revision == revision and r.path == path and (partial_ok or not r.partial)
 
-    for k in range(REPEATS):
+    for _ in range(REPEATS):
         for final in (False, True):
             origin = doc.layout.rows([i])
             t0 = time.perf_counter()

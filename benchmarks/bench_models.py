@@ -214,7 +214,7 @@ def gpu_table(archs: list[str]) -> None:
 
 
 def machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     return f"{os.cpu_count()} cores ({cpu}), load average {load}"
 

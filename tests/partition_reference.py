@@ -35,7 +35,7 @@ def split_tile(luma: np.ndarray, n: int, lam: float, min_size: int, bias: np.nda
 
     while len(candidates) < n:
         candidates.sort(key=lambda c: c[0], reverse=True)
-        for i, (_, (_, _, ch, cw)) in enumerate(candidates):
+        for i, (_, (_, _, ch, cw)) in enumerate(candidates):  # noqa: B007 (i is the break position)
             if not (ch - 1 <= min_size and cw - 1 <= min_size):
                 break
         _, (y0, x0, ch, cw) = candidates.pop(i)

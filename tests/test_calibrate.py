@@ -176,7 +176,7 @@ def test_means_snap_to_the_nearest_possible_region_centre():
 def test_perturbed_real_layouts_stay_close():
     rng = np.random.default_rng(11)
     kept = []
-    for name, regions, g_init in GOLDEN_TILES:
+    for _name, regions, g_init in GOLDEN_TILES:
         noisy = g_init.copy()
         noisy[:, MX:MY + 1] += 0.3 * g_init[:, :2] * rng.normal(size=(len(g_init), 2))
         cal = calibrate(noisy)

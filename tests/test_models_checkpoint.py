@@ -1,13 +1,12 @@
 """Checkpoint loading and saving: official files (plain, ema_model., module. prefixes), ours, and errors."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from gpstoken.errors import CheckpointError
-from gpstoken.models import GPSTokenizer, TokenizerConfig, load_tokenizer, save_tokenizer
+from gpstoken.models import GPSTokenizer, load_tokenizer, save_tokenizer
 from gpstoken.models.config import from_official_yaml
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-import gpstoken
 from gpstoken import entropy
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.images import load_image

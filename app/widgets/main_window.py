@@ -80,8 +80,8 @@ class MainWindow(QMainWindow):
         self.status = StudioStatusBar(self)
         self.setStatusBar(self.status)
         self.autosaver = Autosaver(autosave_s, self)
-
         self.prompts = Prompts(self)  # every dialog; decides whether anyone can answer
+
         self.region_actions = RegionActions(self.status)
         self.actions_registry = ActionRegistry()
         register_actions(self.actions_registry, self)
@@ -639,6 +639,6 @@ class MainWindow(QMainWindow):
                 on_done(ok)
 
         self.pipeline.full_result.connect(lambda _r: QTimer.singleShot(300, lambda: grab(True)))
-        QTimer.singleShot(int(timeout_s * 1000), lambda: grab(False))
         self.pipeline.full_failed.connect(lambda message: (self.show_error("Reconstruction failed", message),
                                                            grab(False)))
+        QTimer.singleShot(int(timeout_s * 1000), lambda: grab(False))

@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
     from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
-    from ..generate.model_sets import class_id, load_model_set
     from ..generate.layout_files import load_keep_mask, load_layout, load_sketch
+    from ..generate.model_sets import class_id, load_model_set
     from ..generate.sketch import sketch_layout
     from ..io.images import save_image
     from ..io.tokenfile import TokenSet

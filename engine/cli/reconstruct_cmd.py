@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 raise GPSTokenError(f"{Path(args.mask).name} is {mask.shape[1]}x{mask.shape[0]} but "
                                     f"{source.name} is {image.shape[1]}x{image.shape[0]}")
 
-            def stage(i: int, name: str) -> None:
+            def stage(i: int, name: str, source: Path = source) -> None:
                 if folder:
                     bar.set_postfix_str(f"{source.name}: {name}")
                 else:

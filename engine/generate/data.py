@@ -178,7 +178,6 @@ def read_index(path: Path) -> dict:
 def token_examples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """``tokens [D,N,5+C]``, ``g_init [D,N,5]`` and class ids ``[D]`` of the token files of an extracted
     dataset (one example per tile), and the class names."""
-    import json
 
     from ..io.tokenfile import TokenSet
 
