@@ -44,7 +44,7 @@ def _canonical(image: Image, name: str) -> tuple[torch.Tensor, bool]:
     if isinstance(image, torch.Tensor):
         t = image.detach().cpu()
     elif isinstance(image, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(image))
+        t = torch.from_numpy(np.require(image, requirements=["C", "W"]))  # a read-only array is copied
     else:
         raise GPSTokenError(f"{name} must be a numpy array or torch tensor, got {type(image).__name__}")
     if t.dtype == torch.uint8:
