@@ -16,39 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(out: Path = ROOT / "docs" / "editor.png") -> int:
-    vispy.use("pyside6")
-    from PySide6.QtWidgets import QApplication
-
-    from gpstoken.settings import set_threads
     from gpstoken_studio.model import commands
     from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
-    from gpstoken_studio.model.settings import Settings
-    from gpstoken_studio.tools import TOOLS, Mode, PointerEvent
-    from gpstoken_studio.widgets.main_window import MainWindow
-    from gpstoken_studio.widgets.style import apply_dark_style
 
-    set_threads(1)
-    app = QApplication.instance() or QApplication([])
-    apply_dark_style(app)
-    win = MainWindow(settings=dataclasses.replace(Settings(), tokens_per_tile=128, fit_steps=60, brush_radius=14.0),
-                     autosave_s=3600)
-    win.confirm_close = False
-    win.resize(1500, 900)
-    win.show()
-    assert win.open_path(ROOT / "assets" / "images" / "astronaut.png") and win.pipeline.wait_idle(600)
+    app, win = open_editor(ROOT / "assets" / "images" / "astronaut.png", (1500, 900), 600,
+                           tokens_per_tile=128, fit_steps=60, brush_radius=14.0)
     doc = win.document
-
-    # one brush stroke across the face, as the canvas would drive the tool
-    path = [np.array([x, 88 + 14 * np.sin(x / 25)]) for x in np.linspace(70, 190, 25)]
-    event = PointerEvent("press", path[0].copy(), press_position=path[0].copy())
-    stroke = TOOLS[Mode.BRUSH](doc, event, win.interaction.overlay)
-    next(stroke)
-    for point in path[1:]:
-        event.type, event.position = "move", point
-        next(stroke)
-        app.processEvents()
-    event.type = "release"
-    next(stroke, None)
+    paint_stroke(app, win, [np.array([x, 88 + 14 * np.sin(x / 25)]) for x in np.linspace(70, 190, 25)])
     win.pipeline.wait_idle(600)
 
     centers = doc.plane.centers(doc.layout.geometry())
@@ -61,6 +35,42 @@ def main(out: Path = ROOT / "docs" / "editor.png") -> int:
     win.pipeline.sweep((32, 64, 256, 512))
     win.pipeline.wait_idle(900)
     return save_window(app, win, out)
+
+
+def open_editor(image: Path, size: tuple[int, int], timeout_s: float, **settings):
+    """(app, window): the editor at ``size`` with ``settings`` over the defaults, ``image`` open and reconstructed."""
+    vispy.use("pyside6")
+    from PySide6.QtWidgets import QApplication
+
+    from gpstoken.settings import set_threads
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.widgets.main_window import MainWindow
+    from gpstoken_studio.widgets.style import apply_dark_style
+
+    set_threads(1)
+    app = QApplication.instance() or QApplication([])
+    apply_dark_style(app)
+    win = MainWindow(settings=dataclasses.replace(Settings(), **settings), autosave_s=3600)
+    win.confirm_close = False
+    win.resize(*size)
+    win.show()
+    assert win.open_path(image) and win.pipeline.wait_idle(timeout_s)
+    return app, win
+
+
+def paint_stroke(app, win, path: list[np.ndarray]) -> None:
+    """One density brush stroke along ``path`` (plane pixels), driven as the canvas drives the brush tool."""
+    from gpstoken_studio.tools import TOOLS, Mode, PointerEvent
+
+    event = PointerEvent("press", path[0].copy(), press_position=path[0].copy())
+    stroke = TOOLS[Mode.BRUSH](win.document, event, win.interaction.overlay)
+    next(stroke)
+    for point in path[1:]:
+        event.type, event.position = "move", point
+        next(stroke)
+        app.processEvents()
+    event.type = "release"
+    next(stroke, None)
 
 
 def pump(app, seconds: float) -> None:

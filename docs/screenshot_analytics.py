@@ -5,51 +5,26 @@ warm refit (before/after), a pinned snapshot and a sweep across token counts.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
-import vispy
-from screenshot import pump  # docs/ is on sys.path when this script runs
+from screenshot import open_editor, paint_stroke, pump  # docs/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(out: Path = ROOT / "docs" / "analytics.png") -> int:
-    vispy.use("pyside6")
     from PySide6.QtCore import QRect, Qt
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    from PySide6.QtWidgets import QDockWidget
 
-    from gpstoken.settings import set_threads
     from gpstoken_studio.model.region_analytics import SOURCES
-    from gpstoken_studio.model.settings import Settings
-    from gpstoken_studio.tools import TOOLS, Mode, PointerEvent
-    from gpstoken_studio.widgets.main_window import MainWindow
-    from gpstoken_studio.widgets.style import apply_dark_style
 
-    set_threads(1)
-    app = QApplication.instance() or QApplication([])
-    apply_dark_style(app)
-    win = MainWindow(settings=dataclasses.replace(Settings(), tokens_per_tile=64, fit_steps=30, brush_radius=16.0),
-                     autosave_s=3600)
-    win.confirm_close = False
-    win.resize(1500, 1000)
-    win.show()
-    assert win.open_path(ROOT / "assets" / "images" / "astronaut.png") and win.pipeline.wait_idle(900)
+    app, win = open_editor(ROOT / "assets" / "images" / "astronaut.png", (1500, 1000), 900,
+                           tokens_per_tile=64, fit_steps=30, brush_radius=16.0)
     doc = win.document
     win.region_panel.source.setCurrentIndex(SOURCES.index("painted"))
-
-    path = [np.array([x, 90 + 12 * np.sin(x / 25)]) for x in np.linspace(80, 180, 21)]  # a stroke over the face
-    event = PointerEvent("press", path[0].copy(), press_position=path[0].copy())
-    stroke = TOOLS[Mode.BRUSH](doc, event, win.interaction.overlay)
-    next(stroke)
-    for point in path[1:]:
-        event.type, event.position = "move", point
-        next(stroke)
-        app.processEvents()
-    event.type = "release"
-    next(stroke, None)
+    paint_stroke(app, win, [np.array([x, 90 + 12 * np.sin(x / 25)]) for x in np.linspace(80, 180, 21)])  # the face
     assert win.pipeline.wait_idle(900)
     win.region_panel.analytics.pin("A")
     doc.update_settings(fit_steps=60)  # 60 more steps, warm-started: "before" is the 30-step fit

@@ -90,3 +90,16 @@ def resolve(config: Any, cls: Type[C], presets: dict[str, C], from_yaml: Callabl
     if isinstance(config, str) and config in presets:
         return presets[config]
     return from_yaml(config)
+
+
+Opts = TypeVar("Opts")
+
+
+def with_overrides(options: Opts | None, default: Type[Opts], overrides: dict, caller: str) -> Opts:
+    """``options`` (else ``default()``) with the keyword ``overrides`` of ``caller`` applied; unknown names are a
+    TypeError, as for any function."""
+    base = options or default()
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(default)}
+    if unknown:
+        raise TypeError(f"{caller}() got unexpected keyword arguments: {sorted(unknown)}")
+    return dataclasses.replace(base, **overrides) if overrides else base

@@ -25,7 +25,6 @@ Conventions (decided here):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from ._callable_module import make_module_callable
+from .config_fields import with_overrides
 from .errors import GPSTokenError
 from .fit_init import InitSpec, Layout, make_layout
 from .fit_options import FREEZE_MODES, FitOptions  # noqa: F401 (re-exported)
@@ -115,7 +115,7 @@ def fit(
     (their colours are still fitted unless frozen). ``weight``: per-pixel loss weights ``[H, W]``.
     ``progress(step, loss, psnr)`` is called every ``progress_every`` steps and at the end.
     """
-    opts = _options(options, overrides)
+    opts = with_overrides(options, FitOptions, overrides, "fit")
     _check_image(image)
     if warm_start is not None:
         layout = warm_start.layout
@@ -393,12 +393,6 @@ def _psnr(mse: float) -> float:
     return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10.0 * math.log10(4.0 / mse))
 
 
-def _options(options: FitOptions | None, overrides: dict) -> FitOptions:
-    base = options or FitOptions()
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(FitOptions)}
-    if unknown:
-        raise TypeError(f"fit() got unexpected keyword arguments: {sorted(unknown)}")
-    return dataclasses.replace(base, **overrides) if overrides else base
 
 
 def _check_image(image: np.ndarray) -> None:

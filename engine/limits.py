@@ -20,7 +20,8 @@ MAX_ARRAY_MB_ENV = "GPSTOKEN_MAX_ARRAY_MB"
 DEFAULT_MAX_ARRAY_MB = 2048
 
 
-def _positive_env(name: str, default: int) -> int:
+def positive_env(name: str, default: int) -> int:
+    """The positive integer in environment variable ``name`` (``default`` when unset or blank), else a one-line error."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -35,12 +36,12 @@ def _positive_env(name: str, default: int) -> int:
 
 def max_pixels() -> int:
     """The image pixel limit: ``$GPSTOKEN_MAX_PIXELS`` or 4096 x 4096."""
-    return _positive_env(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
+    return positive_env(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
 
 
 def max_array_bytes() -> int:
     """The per-array byte limit of ``.npy``/``.npz`` files: ``$GPSTOKEN_MAX_ARRAY_MB`` MiB or 2 GiB."""
-    return _positive_env(MAX_ARRAY_MB_ENV, DEFAULT_MAX_ARRAY_MB) * 2**20
+    return positive_env(MAX_ARRAY_MB_ENV, DEFAULT_MAX_ARRAY_MB) * 2**20
 
 
 def check_pixels(width: int, height: int, name: str) -> None:

@@ -16,7 +16,6 @@ Conventions (decided here):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from .config_fields import with_overrides
 from .errors import GPSTokenError
 from .fit import Cancel, _cancel_check, _psnr
 from .geometry_params import GeometryParams
@@ -120,7 +120,7 @@ def refine(
     ``locked_*``: bool ``[M]`` rows whose geometry / features stay exactly as given.
     ``progress(status)`` is called every ``progress_every`` steps and at the end.
     """
-    opts = _options(options, overrides)
+    opts = with_overrides(options, RefineOptions, overrides, "refine")
     start = np.ascontiguousarray(tokens, dtype=np.float32)
     problem = _Problem.build(model, image, start, tile_grid, opts)
     lock_g = _mask(locked_geometry, len(start), "locked_geometry")
@@ -288,9 +288,3 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _options(options: RefineOptions | None, overrides: dict) -> RefineOptions:
-    base = options or RefineOptions()
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(RefineOptions)}
-    if unknown:
-        raise TypeError(f"refine() got unexpected keyword arguments: {sorted(unknown)}")
-    return dataclasses.replace(base, **overrides) if overrides else base

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import torch
 
 from .errors import GPSTokenError
+from .limits import positive_env
 
 THREADS_ENV = "GPSTOKEN_THREADS"
 
@@ -18,13 +18,7 @@ def set_threads(n: int | None = None) -> int:
     One thread is several times faster than two for the small ops of this engine on 2-core machines.
     """
     if n is None:
-        text = os.environ.get(THREADS_ENV, "1").strip() or "1"
-        try:
-            n = int(text)
-        except ValueError:
-            raise GPSTokenError(f"${THREADS_ENV} must be a positive integer, got {text!r}") from None
-        if n < 1:
-            raise GPSTokenError(f"${THREADS_ENV} must be a positive integer, got {text!r}")
+        n = positive_env(THREADS_ENV, 1)
     if n < 1:
         raise GPSTokenError(f"--threads must be >= 1, got {n}")
     torch.set_num_threads(n)
