@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpstoken-studio", description="GPSToken Studio: edit Gaussian image tokens.")
     p.add_argument("image", nargs="?", help="an image or a .gpsproj project to open")
     p.add_argument("--model", help="tokenizer checkpoint for the model engine (default: $GPSTOKEN_MODEL, else "
-                   "the bundled assets/models/default.safetensors when present)")
+                   "the bundled default model)")
     p.add_argument("--config", help="YAML config for an official checkpoint")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window once the first result is in, save, exit")
     p.add_argument("--tokens", type=int, help="tokens per tile")
