@@ -10,36 +10,11 @@ import torch
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.render import render, render_dense, render_tiles
+from render_helpers import map_and_grad, one_thread, random_tokens  # noqa: F401 (one_thread: autouse fixture)
 
 GOLDEN = Path(__file__).parent / "golden"
 BACKENDS = ["numba", "torch", "dense"]
 FAST_BACKENDS = ["auto", "torch"]  # auto: numba on the CPU, triton on CUDA
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_tokens(b: int, n: int, c: int, seed: int, dtype=torch.float64) -> torch.Tensor:
-    """Tokens with small and large boxes, some partly off the map, rho up to +-0.97 (both numba paths)."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.empty(b, n, 5 + c, dtype=torch.float64)
-    t[..., 0:2] = torch.rand(b, n, 2, generator=g, dtype=torch.float64) * 0.35 + 0.02
-    t[..., 2] = torch.rand(b, n, generator=g, dtype=torch.float64) * 1.94 - 0.97
-    t[..., 3:5] = torch.rand(b, n, 2, generator=g, dtype=torch.float64) * 2.6 - 1.3
-    t[..., 5:] = torch.randn(b, n, c, generator=g, dtype=torch.float64)
-    return t.to(dtype)
-
-
-def token_grads(tokens: torch.Tensor, size, backend: str, upstream: torch.Tensor):
-    t = tokens.detach().clone().requires_grad_(True)
-    out = render(t, size, backend=backend)
-    out.backward(upstream.to(out))
-    return out.detach().cpu(), t.grad.cpu()
 
 
 # --- golden data: the official renderer's feature maps -----------------------------------------
@@ -67,8 +42,8 @@ def test_reproduces_official_features_of_merged_2x2_tiles(backend):
 def test_torch_backend_gradients_equal_dense_autograd_in_float64(device):
     tokens = random_tokens(2, 40, 5, seed=1)
     upstream = torch.randn(2, 5, 23, 31, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    ref_out, ref_grad = token_grads(tokens, (23, 31), "dense", upstream)
-    out, grad = token_grads(tokens.to(device), (23, 31), "torch", upstream)
+    ref_out, ref_grad = map_and_grad(tokens, (23, 31), "dense", upstream)
+    out, grad = map_and_grad(tokens.to(device), (23, 31), "torch", upstream)
     torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-9, atol=1e-10)
 
@@ -78,9 +53,9 @@ def test_torch_backend_gradients_equal_dense_autograd_in_float64(device):
 def test_float32_gradients_equal_dense_float64_autograd(backend, upstream_layout, device):
     tokens = random_tokens(2, 40, 5, seed=3)
     upstream = torch.randn(2, 5, 23, 31, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    ref_out, ref_grad = token_grads(tokens, (23, 31), "dense", upstream)
+    ref_out, ref_grad = map_and_grad(tokens, (23, 31), "dense", upstream)
     up32 = upstream.float().contiguous(memory_format=upstream_layout)
-    out, grad = token_grads(tokens.float().to(device), (23, 31), backend, up32.to(device))
+    out, grad = map_and_grad(tokens.float().to(device), (23, 31), backend, up32.to(device))
     assert grad.dtype == torch.float32
     assert (out.double() - ref_out).abs().max() < 1e-5 * ref_out.abs().max()
     for p, name in enumerate(["sigma_x", "sigma_y", "rho", "mu_x", "mu_y"]):

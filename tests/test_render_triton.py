@@ -5,6 +5,7 @@ imported); it is slow, so the sizes are small. With a GPU they are compiled and 
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -22,6 +23,11 @@ from gpstoken.errors import GPSTokenError  # noqa: E402
 from gpstoken.render import _choose, render, render_tiles  # noqa: E402
 from gpstoken.render.grid import axis_ranges, grid_axis, support_bounds  # noqa: E402
 from gpstoken.render.triton_splat import BLOCK_T, TILE_H, TILE_W, bin_tokens  # noqa: E402
+from render_helpers import map_and_grad, one_thread  # noqa: E402,F401 (one_thread: autouse fixture)
+from render_helpers import random_tokens as any_tokens  # noqa: E402
+
+# this module's tokens: sigma in [0.03, 0.33], |rho| <= 0.95
+random_tokens = functools.partial(any_tokens, sigma_min=0.03, sigma_span=0.3, rho=0.95)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 pytestmark = pytest.mark.device  # selected with the device-capable tests (gpu_check.sh)
@@ -29,37 +35,10 @@ GOLDEN = Path(__file__).parent / "golden"
 GEOMETRY = ["sigma_x", "sigma_y", "rho", "mu_x", "mu_y"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_tokens(b: int, n: int, c: int, seed: int) -> torch.Tensor:
-    """float64 tokens with small and large boxes, some partly off the map, rho up to +-0.95."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.empty(b, n, 5 + c, dtype=torch.float64)
-    t[..., 0:2] = torch.rand(b, n, 2, generator=g, dtype=torch.float64) * 0.3 + 0.03
-    t[..., 2] = torch.rand(b, n, generator=g, dtype=torch.float64) * 1.9 - 0.95
-    t[..., 3:5] = torch.rand(b, n, 2, generator=g, dtype=torch.float64) * 2.6 - 1.3
-    t[..., 5:] = torch.randn(b, n, c, generator=g, dtype=torch.float64)
-    return t
-
-
-def grads(tokens: torch.Tensor, size, backend: str, upstream: torch.Tensor, device: str = "cpu"):
-    """Rendered map and token gradient (both on the CPU) for a fixed upstream gradient."""
-    t = tokens.detach().to(device).requires_grad_(True)
-    out = render(t, size, backend=backend)
-    out.backward(upstream.to(device=device, dtype=out.dtype))
-    return out.detach().cpu(), t.grad.cpu()
-
-
 def assert_matches_dense(tokens32: torch.Tensor, tokens64: torch.Tensor, size, upstream: torch.Tensor, rel: float):
     """Triton on float32/half tokens vs dense float64 autograd: map and each gradient within ``rel`` of its scale."""
-    ref_out, ref_grad = grads(tokens64, size, "dense", upstream.double())
-    out, grad = grads(tokens32, size, "triton", upstream.to(tokens32.dtype), DEVICE)
+    ref_out, ref_grad = map_and_grad(tokens64, size, "dense", upstream.double())
+    out, grad = map_and_grad(tokens32, size, "triton", upstream.to(tokens32.dtype), DEVICE)
     assert out.dtype == grad.dtype == tokens32.dtype
     assert (out.double() - ref_out).abs().max() <= rel * ref_out.abs().max()
     for p, name in enumerate(GEOMETRY):
@@ -122,8 +101,8 @@ def test_tokens_off_the_grid_and_empty_tiles_render_zero_and_get_zero_gradients(
     bins = bin_tokens(tokens, 1, 40, 40, 3.0)
     assert bins.pair_token.tolist() == [2] and bins.tile_start.diff().tolist() == [1] + [0] * 8
     upstream = torch.randn(2, 40, 40, generator=torch.Generator().manual_seed(3))
-    out, grad = grads(tokens, (40, 40), "triton", upstream, DEVICE)
-    ref_out, ref_grad = grads(tokens.double(), (40, 40), "dense", upstream.double())
+    out, grad = map_and_grad(tokens, (40, 40), "triton", upstream, DEVICE)
+    ref_out, ref_grad = map_and_grad(tokens.double(), (40, 40), "dense", upstream.double())
     assert (out[..., 16:, :] == 0).all() and (out[..., 16:] == 0).all() and (out[..., :16, :16] != 0).any()
     assert (grad[:2] == 0).all()
     torch.testing.assert_close(out.double(), ref_out, rtol=1e-5, atol=1e-6)
@@ -139,10 +118,10 @@ def test_degenerate_sigmas_render_as_dense_and_differentiate_as_numba():
                            [0.2, 0.15, 0.999, -0.4, 0.5, 1.0, -0.5]])  # rho near 1
     size = (21, 41)
     upstream = torch.randn(2, *size, generator=torch.Generator().manual_seed(4))
-    out, grad = grads(tokens, size, "triton", upstream, DEVICE)
+    out, grad = map_and_grad(tokens, size, "triton", upstream, DEVICE)
     torch.testing.assert_close(out, render(tokens, size, backend="dense"), rtol=1e-5, atol=1e-6)
     assert out[0, 10, 20].item() == pytest.approx(1.0 + render(tokens[4:5], size, backend="dense")[0, 10, 20].item())
-    _, numba_grad = grads(tokens, size, "numba", upstream)
+    _, numba_grad = map_and_grad(tokens, size, "numba", upstream)
     assert (grad[1:4] == 0).all() and torch.isfinite(grad).all()
     # at rho = 0.999 the float32 exponent carries ~ support^2 * eps / (1 - rho^2) relative error (numba: float64)
     torch.testing.assert_close(grad, numba_grad, rtol=5e-4, atol=1e-4)
@@ -163,8 +142,8 @@ def test_backward_takes_upstream_gradients_of_any_strides(layout):
         upstream = torch.ones(1, 1, 1, 1).expand(1, 3, *size)  # what out.sum().backward() sends: zero strides
     else:
         upstream = torch.randn(1, 3, *size).contiguous(memory_format=torch.channels_last)
-    _, grad = grads(tokens, size, "triton", upstream, DEVICE)
-    _, ref = grads(tokens.double(), size, "dense", upstream.double())
+    _, grad = map_and_grad(tokens, size, "triton", upstream, DEVICE)
+    _, ref = map_and_grad(tokens.double(), size, "dense", upstream.double())
     torch.testing.assert_close(grad.double(), ref, rtol=1e-4, atol=1e-4)
 
 
