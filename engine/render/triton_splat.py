@@ -94,14 +94,17 @@ def _pair_kernel(box_ptr, first_ptr, tile_ptr, token_ptr, tokens_per_image, tile
 
 
 @triton.jit
-def _tile_origin(tiles_x, tiles_per_image, TILE_H: tl.constexpr, TILE_W: tl.constexpr):
+def _tile_pixels(xs_ptr, ys_ptr, H, W, tiles_x, tiles_per_image, TILE_H: tl.constexpr, TILE_W: tl.constexpr):
+    """This program's tile, image b, its P pixels' rows and cols, which of them lie on the map, and their x, y."""
     tile = tl.program_id(0)
     b = tile // tiles_per_image
     rest = tile % tiles_per_image
     p = tl.arange(0, TILE_H * TILE_W)
     rows = (rest // tiles_x) * TILE_H + p // TILE_W
     cols = (rest % tiles_x) * TILE_W + p % TILE_W
-    return tile, b, rows, cols
+    x = tl.load(xs_ptr + cols, mask=cols < W, other=0.0)
+    y = tl.load(ys_ptr + rows, mask=rows < H, other=0.0)
+    return tile, b, rows, cols, (rows < H) & (cols < W), x, y
 
 
 @triton.jit
@@ -130,10 +133,7 @@ def _pair_weights(tok_ptr, box_ptr, pair_ptr, k, k_ok, D, x, y, rows, cols):
 def _forward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, out_ptr,
                     H, W, C, D, tiles_x, tiles_per_image, TILE_H: tl.constexpr, TILE_W: tl.constexpr,
                     BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr, FINITE: tl.constexpr):
-    tile, b, rows, cols = _tile_origin(tiles_x, tiles_per_image, TILE_H, TILE_W)
-    on_map = (rows < H) & (cols < W)
-    x = tl.load(xs_ptr + cols, mask=cols < W, other=0.0)
-    y = tl.load(ys_ptr + rows, mask=rows < H, other=0.0)
+    tile, b, rows, cols, on_map, x, y = _tile_pixels(xs_ptr, ys_ptr, H, W, tiles_x, tiles_per_image, TILE_H, TILE_W)
     ch = tl.arange(0, BLOCK_C)
     ch_ok = ch < C
     acc = tl.zeros([TILE_H * TILE_W, BLOCK_C], dtype=tl.float32)
@@ -162,10 +162,7 @@ def _forward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, out_p
 def _backward_kernel(tok_ptr, box_ptr, pair_ptr, start_ptr, xs_ptr, ys_ptr, grad_ptr, part_ptr,
                      H, W, C, D, tiles_x, tiles_per_image, sgb, sgc, sgh, sgw, TILE_H: tl.constexpr,
                      TILE_W: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr):
-    tile, b, rows, cols = _tile_origin(tiles_x, tiles_per_image, TILE_H, TILE_W)
-    on_map = (rows < H) & (cols < W)
-    x = tl.load(xs_ptr + cols, mask=cols < W, other=0.0)
-    y = tl.load(ys_ptr + rows, mask=rows < H, other=0.0)
+    tile, b, rows, cols, on_map, x, y = _tile_pixels(xs_ptr, ys_ptr, H, W, tiles_x, tiles_per_image, TILE_H, TILE_W)
     ch = tl.arange(0, BLOCK_C)
     ch_ok = ch < C
     at = b.to(tl.int64) * sgb + rows[:, None] * sgh + cols[:, None] * sgw + ch[None, :] * sgc
