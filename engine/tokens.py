@@ -33,9 +33,9 @@ def norm_to_axis(u: Array | float, length: int) -> Array | float:
 
 
 def reframe(tokens: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
-    """Tokens ``[..., >=5]`` normalised to a corner-aligned pixel grid of ``from_hw`` -> the same Gaussians
-    normalised to a grid of ``to_hw`` that shares its top-left pixel (as an image edge-padded at the bottom and
-    right shares it with the padded tile). Sigmas are clamped to their bounds afterwards."""
+    """Float32 copy of tokens ``[..., >=5]`` normalised to a corner-aligned pixel grid of ``from_hw``, with the same
+    Gaussians normalised to a grid of ``to_hw`` that shares its top-left pixel (as an image edge-padded at the
+    bottom and right shares it with the padded tile); features unchanged, sigmas clamped to their bounds."""
     (fh, fw), (th, tw) = from_hw, to_hw
     if min(fh, fw, th, tw) < 2:
         raise GPSTokenError(f"cannot reframe tokens between {fw}x{fh} and {tw}x{th} pixel grids (need >= 2 px a side)")

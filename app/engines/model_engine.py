@@ -104,8 +104,8 @@ class ModelEngine:
         start = self._refine_start(request)
         small = self._small_plane(request)
         tile = (self.model.config.tile_size,) * 2
-        to_model = (lambda t: _reframed(t, small, tile)) if small else (lambda t: t)
-        to_plane = (lambda t: _reframed(t, tile, small)) if small else (lambda t: t)
+        to_model = (lambda t: reframe(t, small, tile)) if small else (lambda t: t)
+        to_plane = (lambda t: reframe(t, tile, small)) if small else (lambda t: t)
         lock_g = (request.locks & LOCK_GEOMETRY) != 0
         lock_f = (request.locks & LOCK_FEATURES) != 0
 
@@ -185,7 +185,7 @@ class ModelEngine:
                                                        (th, tw)))[None]
                 local = model.encode(tiles[t:t + 1], g, r).float().cpu().numpy()[0]
                 if small:
-                    local[:, :5] = reframe(local[:, :5], (size, size), small)
+                    local = reframe(local, (size, size), small)
                 out[k] = merged_plane(local, t, grid)
         return out
 
@@ -201,7 +201,7 @@ class ModelEngine:
         rows, cols = request.plane.tile_grid
         rs = model.config.gps_rs
         if small:
-            tokens = np.concatenate([reframe(tokens[:, :5], small, (model.config.tile_size,) * 2), tokens[:, 5:]], 1)
+            tokens = reframe(tokens, small, (model.config.tile_size,) * 2)
         on_device = torch.from_numpy(np.ascontiguousarray(tokens, np.float32)).to(model.device)  # triton on CUDA
         features = render(on_device, size=(rs[0] * rows, rs[1] * cols), support=model.config.gps_dmax)
         with inference_context(model.device, self.precision):
@@ -215,8 +215,3 @@ class ModelEngine:
             g_init=request.g_init.copy(), tokens=np.asarray(tokens, np.float32),
             reconstruction=to_display(recon, request.image.shape[:2]), features=self.features, seconds=seconds,
         )
-
-
-def _reframed(tokens: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
-    """Tokens ``[K, 5+C]`` with their geometry moved from one pixel frame to another (``gpstoken.tokens.reframe``)."""
-    return np.concatenate([reframe(tokens[:, :5], from_hw, to_hw), tokens[:, 5:]], axis=1).astype(np.float32)
