@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.config and not args.model:
         print("gpstoken-studio: --config needs --model", file=sys.stderr)
         return 2
+    if args.screenshot and not args.image:
+        print("gpstoken-studio: --screenshot needs an IMAGE to open", file=sys.stderr)
+        return 2
     try:
         engine, model = choose_engine(args.engine, args.model)
     except GPSTokenError as exc:
@@ -87,9 +90,6 @@ def main(argv: list[str] | None = None) -> int:
 
     apply_dark_style(app)
     window.prompts.unattended = bool(args.screenshot)
-    if args.screenshot and not args.image:
-        print("gpstoken-studio: --screenshot needs an IMAGE to open", file=sys.stderr)
-        return 2
     # opened before the window shows: when nobody can answer, an error is one line on stderr and status 2
     if args.image and not window.open_path(args.image) and not window.prompts.can_ask():
         return 2
