@@ -1,6 +1,7 @@
 """The ``gpstoken-studio`` command.
 
 ``gpstoken-studio [IMAGE] [--model CKPT [--config YAML]] [--screenshot OUT.png] [--tokens N] [--engine fit|model]``
+``gpstoken-studio --web [IMAGE] [--port 8765] [--host 127.0.0.1] [--root DIR]`` serves it to a browser instead.
 """
 from __future__ import annotations
 
@@ -24,7 +25,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="model engine precision (default auto: bf16 on GPUs and on CPUs with hardware bf16)")
     p.add_argument("--undo-depth", type=int, metavar="N", help="undo steps kept (default 200; the oldest go first)")
+    web = p.add_argument_group("browser editor")
+    web.add_argument("--web", action="store_true", help="serve the editor to a browser instead of opening a window")
+    web.add_argument("--port", type=int, default=8765, help="--web: port (default 8765; 0 picks a free one)")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="--web: address to listen on (default 127.0.0.1; any other prints a URL with an access token)")
+    web.add_argument("--root", metavar="DIR", help="--web: folder the page's file browser may open and save in")
     return p
+
+
+def settings_of(args: argparse.Namespace, engine: str):
+    """The session's default Settings from the command line."""
+    import dataclasses
+
+    from gpstoken_studio.model.settings import Settings
+
+    changes = {"engine": engine}
+    for name, field in (("tokens", "tokens_per_tile"), ("steps", "fit_steps"), ("precision", "precision"),
+                        ("undo_depth", "undo_depth")):
+        if getattr(args, name) is not None:
+            changes[field] = getattr(args, name)
+    return dataclasses.replace(Settings(), **changes)
+
+
+def serve_web(args: argparse.Namespace, engine: str, model: str | None) -> int:
+    """``--web``: serve the editor until interrupted (imports no Qt and no vispy)."""
+    from gpstoken.settings import set_threads
+    from gpstoken_studio.web.server import make_server
+
+    set_threads()
+    server, url = make_server(args.image, host=args.host, port=args.port, root=args.root,
+                              settings=settings_of(args, engine), model=model, config=args.config)
+    print(f"GPSToken Studio: open {url}", flush=True)
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
 
 
 def choose_engine(engine: str | None, model: str | None) -> tuple[str, str | None]:
@@ -47,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.config and not args.model:
         print("gpstoken-studio: --config needs --model", file=sys.stderr)
         return 2
+    if args.web and args.screenshot:
+        print("gpstoken-studio: --screenshot is for the window, not --web", file=sys.stderr)
+        return 2
     if args.screenshot and not args.image:
         print("gpstoken-studio: --screenshot needs an IMAGE to open", file=sys.stderr)
         return 2
@@ -55,13 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     except GPSTokenError as exc:
         print(f"gpstoken-studio: {exc}", file=sys.stderr)
         return 2
-    import dataclasses
-
+    if args.web:
+        try:
+            return serve_web(args, engine, model)
+        except GPSTokenError as exc:
+            print(f"gpstoken-studio: {exc}", file=sys.stderr)
+            return 2
     import vispy
     from PySide6.QtWidgets import QApplication
 
     from gpstoken.settings import set_threads
-    from gpstoken_studio.model.settings import Settings
 
     vispy.use("pyside6")
     set_threads()
@@ -69,17 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("GPSToken Studio")
     app.setOrganizationName("gpstoken")
     try:
-        settings = Settings()
-        changes = {"engine": engine}
-        if args.tokens is not None:
-            changes["tokens_per_tile"] = args.tokens
-        if args.steps is not None:
-            changes["fit_steps"] = args.steps
-        if args.precision is not None:
-            changes["precision"] = args.precision
-        if args.undo_depth is not None:
-            changes["undo_depth"] = args.undo_depth
-        settings = dataclasses.replace(settings, **changes)
+        settings = settings_of(args, engine)
         from gpstoken_studio.widgets.main_window import MainWindow
 
         window = MainWindow(settings=settings, model=model, config=args.config)

@@ -1,0 +1,121 @@
+"""Opening and saving: an upload (bounded in size, decoded with the command line's checks), a file
+browser confined to the server's root folder, and project / reconstruction downloads or saves."""
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import panel as pn
+
+from gpstoken.errors import GPSTokenError
+from gpstoken_studio.model.project import SUFFIX
+from gpstoken_studio.session import Session
+from gpstoken_studio.web.controls import guarded
+from gpstoken_studio.web.files import IMAGE_SUFFIXES, MAX_UPLOAD_BYTES, FileRoot, decode_upload
+
+
+class OpenPanel:
+    """Upload, browse (when the server has a root folder), save and download for one tab."""
+
+    def __init__(self, session: Session, root: FileRoot | None = None, max_upload: int = MAX_UPLOAD_BYTES) -> None:
+        self.session, self.root, self.max_upload = session, root, max_upload
+        w = pn.widgets
+        self.upload = w.FileInput(accept=",".join(IMAGE_SUFFIXES + (SUFFIX,)), css_classes=["gps-upload"])
+        self.upload.param.watch(lambda e: self.open_upload(self.upload.filename, e.new), "value")
+        self.download = w.FileDownload(callback=self._project_bytes, filename="untitled" + SUFFIX, label="Download project",
+                                       css_classes=["gps-download"])
+        self.recon = w.FileDownload(callback=self._reconstruction_bytes, filename="reconstruction.png",
+                                    label="Download reconstruction")
+        parts = [pn.pane.Markdown("**Open image or project**"), self.upload, self.download, self.recon]
+        self.folder = ""
+        if root is not None:
+            self.files = w.Select(name=f"Files under {root.root.name}/", options=[], size=8, css_classes=["gps-files"])
+            self.path = w.TextInput(name="Path (relative to the root)", css_classes=["gps-path"])
+            self.files.param.watch(lambda e: setattr(self.path, "value", e.new or ""), "value")
+            self.open_button = w.Button(name="Open", on_click=lambda e: self.open_relative(self.path.value),
+                                        css_classes=["gps-open"])
+            self.save_button = w.Button(name="Save project here", on_click=lambda e: self.save_relative(self.path.value),
+                                        css_classes=["gps-save"])
+            parts += [self.files, self.path, pn.Row(self.open_button, self.save_button)]
+            self.browse("")
+        self.layout = pn.Column(*parts, width=300)
+
+    # --- uploads --------------------------------------------------------------------------------
+
+    def open_upload(self, name: str | None, data: bytes | None) -> bool:
+        """Open an uploaded image or project; refused uploads are an ``error`` event and change nothing."""
+        if not data or not name:
+            return False
+        if Path(name).suffix.lower() == SUFFIX:
+            if len(data) > self.max_upload:
+                self.session.events.error.emit("Cannot open upload", f"{name}: over the upload limit")
+                return False
+            with tempfile.TemporaryDirectory(prefix="gpstoken-upload-") as folder:
+                path = Path(folder) / Path(name).name
+                path.write_bytes(data)
+                return self.session.open_path(path)
+        try:
+            image = decode_upload(data, name, self.max_upload)
+        except GPSTokenError as exc:
+            self.session.events.error.emit("Cannot open upload", str(exc))
+            return False
+        self.session.open_array(image, Path(name).name)
+        return True
+
+    # --- the root folder ------------------------------------------------------------------------
+
+    def browse(self, relative: str) -> None:
+        """List ``relative`` (a folder under the root) in the file list."""
+        entries = self.root.listing(relative)
+        self.folder = relative
+        options = {"..": str(Path(relative).parent) if relative else ""} if relative else {}
+        options.update({(e.path + "/" if e.folder else e.path): e.path for e in entries})
+        self.files.options = options
+
+    def open_relative(self, relative: str) -> bool:
+        """Open a folder (list it), image or project at ``relative`` under the root."""
+        try:
+            real = self.root.resolve(relative.strip())
+        except GPSTokenError as exc:
+            self.session.events.error.emit("Cannot open file", str(exc))
+            return False
+        if real.is_dir():
+            guarded(self.session, "Cannot open folder", lambda: self.browse(relative.strip().strip("/")))
+            return True
+        return self.session.open_path(real)
+
+    def save_relative(self, relative: str) -> bool:
+        """Save the project as ``relative`` under the root (the project suffix is added when missing)."""
+        name = relative.strip()
+        if not name.endswith(SUFFIX):
+            name += SUFFIX
+        try:
+            real = self.root.resolve(name)
+        except GPSTokenError as exc:
+            self.session.events.error.emit("Cannot save project", str(exc))
+            return False
+        ok = self.session.save_project(real)
+        if ok:
+            guarded(self.session, "Cannot list folder", lambda: self.browse(self.folder))
+        return ok
+
+    # --- downloads ------------------------------------------------------------------------------
+
+    def _project_bytes(self) -> io.BytesIO | None:
+        return self._written(lambda path: self.session.save_project(path), SUFFIX)
+
+    def _reconstruction_bytes(self) -> io.BytesIO | None:
+        return self._written(lambda path: self.session.export("reconstruction", path), ".png")
+
+    def _written(self, write, suffix: str) -> io.BytesIO | None:
+        doc = self.session.document
+        if doc is None:
+            return None
+        stem = Path(doc.image_path).stem if doc.image_path else "untitled"
+        with tempfile.TemporaryDirectory(prefix="gpstoken-download-") as folder:
+            path = Path(folder) / (stem + suffix)
+            if not write(path):
+                return None
+            self.download.filename = stem + SUFFIX
+            return io.BytesIO(path.read_bytes())

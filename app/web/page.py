@@ -1,0 +1,96 @@
+"""One browser tab (or notebook cell): a Session of its own and the views and controls bound to it.
+
+The session's worker calls ``wake`` from its thread; on a Bokeh server the page answers with
+``doc.add_next_tick_callback(drain)`` (the one Document call Bokeh allows from other threads), so a
+result is drawn on the tab's own thread as soon as the engine returns it and an idle tab costs
+nothing. Wakes arriving while a drain is already queued are folded into it. Where no server session
+runs the document's callbacks (a notebook without one), a periodic callback drains instead.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import panel as pn
+
+from gpstoken_studio.model.settings import Settings
+from gpstoken_studio.session import Session
+from gpstoken_studio.web.canvas import Canvas
+from gpstoken_studio.web.controls import Controls
+from gpstoken_studio.web.files import MAX_UPLOAD_BYTES, FileRoot
+from gpstoken_studio.web.open_panel import OpenPanel
+from gpstoken_studio.web.result_view import ResultView
+
+POLL_MS = 40  # drain period where no next-tick callbacks can be scheduled
+
+
+class Waker:
+    """Schedules at most one pending ``drain`` on a Bokeh document, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queued = False
+        self.doc = None
+        self.drain: Callable[[], None] | None = None
+
+    def bind(self, doc, drain: Callable[[], None]) -> None:
+        self.doc, self.drain = doc, drain
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._queued or self.doc is None:
+                return
+            self._queued = True
+        self.doc.add_next_tick_callback(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            self._queued = False
+        self.drain()
+
+
+class StudioPage:
+    """The editor for one tab; ``layout`` is the Panel object to serve or show."""
+
+    def __init__(self, image: str | Path | None = None, *, settings: Settings | None = None, model: str | None = None,
+                 config: str | None = None, root: FileRoot | None = None, max_upload: int = MAX_UPLOAD_BYTES) -> None:
+        self.waker = Waker()
+        self.session = Session(settings=settings, model=model, config=config, wake=self.waker)
+        self.canvas = Canvas(self.session)
+        self.result = ResultView(self.session, self.canvas)
+        self.controls = Controls(self.session)
+        self.files = OpenPanel(self.session, root, max_upload)
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
+        self.session.events.error.connect(self._on_error)
+        self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
+        views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
+        self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout),
+                             pn.Column(self.controls.toolbar, self.alert, views), css_classes=["gps-studio"])
+        self._poll = None
+        self._image = image
+        pn.state.onload(self._start)
+
+    def _start(self) -> None:
+        """Bind the waker to the tab's document and open the first image (once the page is shown)."""
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            self.waker.bind(doc, self.session.drain)
+            doc.on_session_destroyed(lambda _ctx: self.close())
+        else:
+            self._poll = pn.state.add_periodic_callback(self.session.drain, period=POLL_MS)
+        if self._image is not None:
+            self.session.open_path(self._image)
+        self.session.drain()
+
+    def _on_error(self, title: str, text: str) -> None:
+        self.alert.object = f"**{title}**: {text}"
+        self.alert.visible = True
+
+    def close(self) -> None:
+        """Stop the tab's engine work (its tab closed)."""
+        if self._poll is not None:
+            self._poll.stop()
+        self.waker.doc = None
+        self.canvas.close()
+        self.session.shutdown()
