@@ -71,7 +71,7 @@ def decode_upload(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> 
     """An uploaded image file's bytes -> uint8 RGB ``[H, W, 3]``, with the command line's checks (pixel
     limit from the header, corrupt files); larger than ``max_bytes`` is refused before decoding."""
     if len(data) > max_bytes:
-        raise GPSTokenError(f"{name}: {len(data) / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB upload limit")
+        raise GPSTokenError(f"{name}: {_size(len(data))} is over the {_size(max_bytes)} upload limit")
     suffix = Path(name).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise GPSTokenError(f"{name}: not an image file (use {', '.join(IMAGE_SUFFIXES)})")
@@ -80,3 +80,7 @@ def decode_upload(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> 
         path.write_bytes(data)
         image = load_image(path)
     return image
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"

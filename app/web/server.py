@@ -3,6 +3,7 @@ loopback by default, an access token whenever it listens beyond loopback."""
 from __future__ import annotations
 
 import traceback
+from typing import Callable
 
 import panel as pn
 from bokeh.server.auth_provider import AuthProvider
@@ -52,10 +53,13 @@ class TokenAuth(AuthProvider):
 
 
 def page_factory(image, *, settings=None, model=None, config=None, root: FileRoot | None = None,
-                 max_upload: int = MAX_UPLOAD_BYTES):
+                 max_upload: int = MAX_UPLOAD_BYTES, on_page: Callable[[StudioPage], None] | None = None):
     """A new tab's page; a failure building it shows in that tab only."""
     try:
-        return StudioPage(image, settings=settings, model=model, config=config, root=root, max_upload=max_upload).layout
+        page = StudioPage(image, settings=settings, model=model, config=config, root=root, max_upload=max_upload)
+        if on_page is not None:
+            on_page(page)
+        return page.layout
     except Exception as exc:  # one tab's failure must not take the server down
         traceback.print_exc()
         return pn.pane.Alert(f"The editor could not start: {type(exc).__name__}: {exc}", alert_type="danger")
@@ -63,14 +67,16 @@ def page_factory(image, *, settings=None, model=None, config=None, root: FileRoo
 
 def make_server(image=None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, root: str | None = None,
                 settings=None, model=None, config=None, max_upload: int = MAX_UPLOAD_BYTES,
-                token: str | None = None, start: bool = True):
-    """A started (not yet looping) Bokeh server and its URL; a token is made when ``host`` is not loopback."""
+                token: str | None = None, start: bool = True, on_page: Callable[[StudioPage], None] | None = None):
+    """A started (not yet looping) Bokeh server and its URL; a token is made when ``host`` is not loopback.
+    ``on_page`` sees each tab's page as it is made (tests and benchmarks read its session)."""
     if token is None and not is_loopback(host):
         token = new_token()
     file_root = FileRoot(root) if root else None
 
     def factory():  # Panel calls a plain function once per tab (a functools.partial it would show as an object)
-        return page_factory(image, settings=settings, model=model, config=config, root=file_root, max_upload=max_upload)
+        return page_factory(image, settings=settings, model=model, config=config, root=file_root, max_upload=max_upload,
+                            on_page=on_page)
 
     opts = {"websocket_max_message_size": max(2 * max_upload, 20 * 2**20)}  # base64 uploads fit; bigger is cut off
     if token:

@@ -1,0 +1,161 @@
+"""The browser editor's pure parts, without a browser: access policy, the root-confined file browser,
+upload decoding and the pointer bridge."""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gpstoken.errors import GPSTokenError
+from gpstoken_studio.web.access import is_loopback, new_token, page_url, token_matches
+from gpstoken_studio.web.files import FileRoot, decode_upload
+
+
+def png_bytes(h: int = 24, w: int = 32) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(h * w * 3, dtype=np.uint8).reshape(h, w, 3)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# --- access ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.2", True),
+                                            ("0.0.0.0", False), ("", False), ("192.168.1.5", False), ("example.org", False)])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_tokens_are_random_and_compared_exactly():
+    a, b = new_token(), new_token()
+    assert a != b and len(a) >= 32
+    assert token_matches(a, a) and not token_matches(a, b) and not token_matches(a, None) and not token_matches(a, a[:-1])
+
+
+def test_page_url_carries_the_token_only_when_there_is_one():
+    assert page_url("127.0.0.1", 8765, None) == "http://localhost:8765/"
+    assert page_url("0.0.0.0", 9000, "tok") == "http://0.0.0.0:9000/?token=tok"
+
+
+# --- the root folder ------------------------------------------------------------------------------
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.png").write_bytes(png_bytes())
+    (root / "notes.txt").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(png_bytes())
+    os.symlink(outside, root / "link_out")
+    os.symlink(outside / "secret.png", root / "secret.png")
+    os.symlink(root / "sub", root / "link_in")
+    return root
+
+
+def test_paths_inside_the_root_resolve(tree):
+    r = FileRoot(tree)
+    assert r.resolve("sub/a.png") == (tree / "sub" / "a.png").resolve()
+    assert r.resolve("link_in/a.png") == (tree / "sub" / "a.png").resolve()  # a link that stays inside is fine
+    assert r.resolve("") == tree.resolve()
+
+
+@pytest.mark.parametrize("path, why", [("../outside/secret.png", "'..'"), ("sub/../../outside", "'..'"),
+                                       ("/etc/passwd", "absolute"), ("\\etc\\passwd", "absolute"),
+                                       ("C:/Windows", "absolute"), ("link_out/secret.png", "outside the root"),
+                                       ("secret.png", "outside the root")])
+def test_paths_out_of_the_root_are_refused(tree, path, why):
+    with pytest.raises(GPSTokenError, match=why):
+        FileRoot(tree).resolve(path)
+
+
+def test_listing_shows_folders_then_images_and_hides_links_out(tree):
+    entries = FileRoot(tree).listing()
+    assert [(e.path, e.folder) for e in entries] == [("link_in", True), ("sub", True)]
+    assert [(e.path, e.folder) for e in FileRoot(tree).listing("sub")] == [("sub/a.png", False)]
+
+
+def test_root_must_be_a_folder(tmp_path):
+    with pytest.raises(GPSTokenError, match="not a folder"):
+        FileRoot(tmp_path / "missing")
+
+
+# --- uploads --------------------------------------------------------------------------------------
+
+def test_upload_decodes_like_the_command_line():
+    image = decode_upload(png_bytes(24, 32), "x.png")
+    assert image.shape == (24, 32, 3) and image.dtype == np.uint8
+    assert image[0, 0].tolist() == [0, 1, 2]
+
+
+def test_upload_over_the_bound_is_refused_before_decoding():
+    with pytest.raises(GPSTokenError, match=r"x.png: .* KiB is over the 0.1 KiB upload limit"):
+        decode_upload(png_bytes(), "x.png", max_bytes=100)
+
+
+@pytest.mark.parametrize("data, name, why", [(b"not an image", "x.png", "x.png: not a readable image"),
+                                             (png_bytes(), "x.exe", "not an image file")])
+def test_bad_uploads_are_one_line_errors(data, name, why):
+    with pytest.raises(GPSTokenError, match=why):
+        decode_upload(data, name)
+
+
+def test_upload_over_the_pixel_limit_is_refused(monkeypatch):
+    monkeypatch.setenv("GPSTOKEN_MAX_PIXELS", "100")
+    with pytest.raises(GPSTokenError, match="pixel"):
+        decode_upload(png_bytes(24, 32), "big.png")
+
+
+# --- the pointer bridge ---------------------------------------------------------------------------
+
+@pytest.fixture
+def doc():
+    from gpstoken_studio.model.document import Document
+    from gpstoken_studio.model.settings import Settings
+
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    d = Document(image, Settings(tokens_per_tile=8, engine="fit"))
+    d.reset_layout(d.partition())
+    return d
+
+
+def bridge_on(doc, mode):
+    from gpstoken_studio.tools.driver import ToolDriver
+    from gpstoken_studio.web.pointer import PointerBridge
+
+    driver = ToolDriver()
+    driver.set_document(doc)
+    driver.set_mode(mode)
+    return PointerBridge(driver, lambda: 0.5)
+
+
+def test_modifiers_map_to_the_tools_names():
+    from gpstoken_studio.web.pointer import modifier_set
+
+    assert modifier_set({"shift": True, "ctrl": True, "alt": False}) == frozenset({"shift", "control"})
+    assert modifier_set(None) == frozenset()
+
+
+def test_a_pan_gesture_moves_the_token_under_it(doc):
+    row = 0
+    x, y = doc.plane.centers(doc.layout.geometry()[[row]])[0]
+    bridge = bridge_on(doc, "move")
+    assert bridge.gesture("panstart", x, y, {})
+    assert bridge.gesture("pan", x + 3, y + 2, {})
+    assert bridge.gesture("panend", x + 5, y + 4, {})
+    moved = doc.plane.centers(doc.layout.geometry()[[row]])[0]
+    np.testing.assert_allclose(moved, [x + 5, y + 4], atol=1e-3)
+    assert doc.history.undo() and np.allclose(doc.plane.centers(doc.layout.geometry()[[row]])[0], [x, y], atol=1e-3)
+
+
+def test_a_tap_selects_and_pan_mode_leaves_the_document_alone(doc):
+    x, y = doc.plane.centers(doc.layout.geometry()[[2]])[0]
+    assert bridge_on(doc, "select").gesture("tap", x, y, {})
+    assert doc.layout.selection().tolist() == [2]
+    before = doc.layout.geometry()
+    pan = bridge_on(doc, "pan")
+    assert not pan.gesture("panstart", x, y, {}) and not pan.gesture("panend", x + 9, y, {})
+    assert np.array_equal(before, doc.layout.geometry())
