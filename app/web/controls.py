@@ -33,18 +33,18 @@ class Controls:
         self.doc: Document | None = None
         s = session.base_settings
         w = pn.widgets
-        self.mode = w.RadioButtonGroup(name="Tool", options=MODES, value=session.tools.mode.value, button_type="primary",
+        self.mode = w.RadioButtonGroup(label="Tool", options=MODES, value=session.tools.mode.value, button_type="primary",
                                        css_classes=["gps-mode"])
-        self.tokens = w.IntInput(name="Tokens per tile", value=s.tokens_per_tile, start=1, end=4096,
+        self.tokens = w.IntInput(label="Tokens per tile", value=s.tokens_per_tile, start=1, end=4096,
                                  css_classes=["gps-tokens"])
-        self.lam = w.FloatInput(name="Lambda", value=s.lam, start=0.0, step=0.5, css_classes=["gps-lambda"])
-        self.steps = w.IntInput(name="Fit steps", value=s.fit_steps, start=0, end=100000)
-        self.engine = w.Select(name="Engine", options=session.engine_names(), value=session.engine.name)
-        self.radius = w.FloatSlider(name="Brush radius", start=0.5, end=128, step=0.5, value=s.brush_radius)
-        self.strength = w.FloatSlider(name="Brush strength", start=0.05, end=1.0, step=0.05, value=s.brush_strength)
-        self.layers = w.CheckButtonGroup(name="Layers", options={title: key for key, title in LAYERS},
+        self.lam = w.FloatInput(label="Lambda", value=s.lam, start=0.0, step=0.5, css_classes=["gps-lambda"])
+        self.steps = w.IntInput(label="Fit steps", value=s.fit_steps, start=0, end=100000)
+        self.engine = w.Select(label="Engine", options=session.engine_names(), value=session.engine.name)
+        self.radius = w.FloatSlider(label="Brush radius", start=0.5, end=128, step=0.5, value=s.brush_radius)
+        self.strength = w.FloatSlider(label="Brush strength", start=0.05, end=1.0, step=0.05, value=s.brush_strength)
+        self.layers = w.CheckButtonGroup(label="Layers", options={title: key for key, title in LAYERS},
                                          value=[k for k, on in session.layers.items() if on], orientation="vertical")
-        button = lambda label, fn, css: w.Button(name=label, on_click=lambda e: fn(), css_classes=[css])  # noqa: E731
+        button = lambda label, fn, css: w.Button(label=label, on_click=lambda e: fn(), css_classes=[css])  # noqa: E731
         self.buttons = pn.Row(
             button("Undo", session.undo, "gps-undo"), button("Redo", session.redo, "gps-redo"),
             button("Delete", session.delete_selected, "gps-delete"),
@@ -52,7 +52,7 @@ class Controls:
             button("Sweep", session.sweep, "gps-sweep"), button("Refine", session.refine, "gps-refine"))
         self.status = pn.pane.Str("", css_classes=["gps-status"])
         self.progress = w.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
-        self.cancel = w.Button(name="Cancel", button_type="warning", visible=False, css_classes=["gps-cancel"],
+        self.cancel = w.Button(label="Cancel", button_type="warning", visible=False, css_classes=["gps-cancel"],
                                on_click=lambda e: session.scheduler.cancel_all())
         self._bind()
         self.toolbar = pn.Row(self.mode, self.buttons)

@@ -30,12 +30,12 @@ class OpenPanel:
         parts = [pn.pane.Markdown("**Open image or project**"), self.upload, self.download, self.recon]
         self.folder = ""
         if root is not None:
-            self.files = w.Select(name=f"Files under {root.root.name}/", options=[], size=8, css_classes=["gps-files"])
-            self.path = w.TextInput(name="Path (relative to the root)", css_classes=["gps-path"])
+            self.files = w.Select(label=f"Files under {root.root.name}/", options=[], size=8, css_classes=["gps-files"])
+            self.path = w.TextInput(label="Path (relative to the root)", css_classes=["gps-path"])
             self.files.param.watch(lambda e: setattr(self.path, "value", e.new or ""), "value")
-            self.open_button = w.Button(name="Open", on_click=lambda e: self.open_relative(self.path.value),
+            self.open_button = w.Button(label="Open", on_click=lambda e: self.open_relative(self.path.value),
                                         css_classes=["gps-open"])
-            self.save_button = w.Button(name="Save project here", on_click=lambda e: self.save_relative(self.path.value),
+            self.save_button = w.Button(label="Save project here", on_click=lambda e: self.save_relative(self.path.value),
                                         css_classes=["gps-save"])
             parts += [self.files, self.path, pn.Row(self.open_button, self.save_button)]
             self.browse("")

@@ -16,6 +16,7 @@ import panel as pn
 
 from gpstoken_studio.model.settings import Settings
 from gpstoken_studio.session import Session
+from gpstoken_studio.web.analytics_panel import AnalyticsPanel
 from gpstoken_studio.web.canvas import Canvas
 from gpstoken_studio.web.controls import Controls
 from gpstoken_studio.web.files import MAX_UPLOAD_BYTES, FileRoot
@@ -61,12 +62,14 @@ class StudioPage:
         self.result = ResultView(self.session, self.canvas)
         self.controls = Controls(self.session)
         self.files = OpenPanel(self.session, root, max_upload)
+        self.analytics = AnalyticsPanel(self.session)
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
         self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout),
-                             pn.Column(self.controls.toolbar, self.alert, views), css_classes=["gps-studio"])
+                             pn.Column(self.controls.toolbar, self.alert, views, self.analytics.layout),
+                             css_classes=["gps-studio"])
         self._poll = None
         self._image = image
         pn.state.onload(self._start)

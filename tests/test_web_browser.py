@@ -1,0 +1,215 @@
+"""The browser editor in headless Chromium (Playwright): every tab gets its own Session, and what the
+page shows is checked against that session's numbers."""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gpstoken_studio.model.settings import Settings
+from web_helpers import chromium_path, running_server, wait_for
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the test extra)")
+
+IMAGE = "tests/golden/camera.png"
+SETTINGS = Settings(tokens_per_tile=32, fit_steps=5, engine="fit")
+TO_SCREEN = """([x, y]) => {
+  const fig = Bokeh.documents[0].get_model_by_name('canvas');
+  const view = [...Bokeh.index.query((v) => v.model === fig)][0];
+  const r = view.canvas_view.el.getBoundingClientRect();
+  return [r.left + view.frame.x_scale.compute(x), r.top + view.frame.y_scale.compute(y)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("root")
+    (root / "inside.png").write_bytes(open(IMAGE, "rb").read())
+    with running_server(IMAGE, settings=SETTINGS, root=str(root), max_upload=64 * 1024) as running:
+        yield running
+
+
+def open_tab(browser, url, pages):
+    """A new tab on the editor, once its session shows a full result; returns (page, its StudioPage)."""
+    count = len(pages)
+    tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+    tab.goto(url)
+    wait_for(lambda: len(pages) > count, what="the tab's session")
+    studio = pages[count]
+    wait_for(lambda: full_and_idle(studio), what="the first full result")
+    return tab, studio
+
+
+def full_and_idle(studio) -> bool:
+    doc = studio.session.document
+    return (doc is not None and studio.session.idle and doc.result is not None and doc.result.path == "full"
+            and doc.result.revision == doc.revision)
+
+
+def text_of(tab, selector: str) -> str:
+    """The shown text of a Panel pane (its content lives in the element's shadow root)."""
+    return tab.locator(selector).first.evaluate(
+        "e => [...(e.shadowRoot ? e.shadowRoot.children : [e])].filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
+        ".map(c => c.innerText).join(' ')")
+
+
+def drag(tab, points, steps: int = 6) -> None:
+    """Press at the first plane pixel, move through the others, release at the last."""
+    screen = [tab.evaluate(TO_SCREEN, list(map(float, p))) for p in points]
+    tab.mouse.move(*screen[0])
+    tab.mouse.down()
+    for p in screen[1:]:
+        tab.mouse.move(*p, steps=steps)
+    tab.mouse.up()
+
+
+def expect_text(tab, selector: str, text: str) -> None:
+    wait_for(lambda: text in text_of(tab, selector), what=f"{text!r} in {selector}")
+
+
+def test_drag_a_gaussian_then_undo(browser, server):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    first = doc.result
+    expect_text(tab, ".gps-metrics", f"PSNR {first.metrics['psnr']:.2f} dB")
+    expect_text(tab, ".gps-metrics", f"revision {doc.revision}/{doc.revision}")
+    row = int(np.argmax(doc.plane.sigmas_px(doc.layout.geometry()).prod(axis=1)))  # the largest: easy to hit
+    before = doc.layout.geometry()
+    x, y = doc.plane.centers(before[[row]])[0]
+    tab.get_by_role("button", name="move", exact=True).click()
+    drag(tab, [(x, y), (x + 10, y + 6), (x + 20, y + 12)])
+    wait_for(lambda: full_and_idle(studio) and doc.result is not first, what="the reconstruction after the drag")
+    moved = doc.plane.centers(doc.layout.geometry()[[row]])[0]
+    assert np.hypot(*(moved - [x + 20, y + 12])) < 2.0  # screen pixels round to about a plane pixel
+    assert not np.array_equal(doc.result.reconstruction, first.reconstruction)
+    expect_text(tab, ".gps-metrics", f"PSNR {doc.result.metrics['psnr']:.2f} dB")
+    expect_text(tab, ".gps-metrics", f"revision {doc.revision}/{doc.revision}")
+    tab.get_by_role("button", name="Undo").click()
+    wait_for(lambda: np.array_equal(doc.layout.geometry(), before) and full_and_idle(studio), what="undo")
+    expect_text(tab, ".gps-metrics", f"revision {doc.revision}/{doc.revision}")
+    tab.close()
+
+
+def test_painting_density_raises_the_token_count_in_the_region(browser, server):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    tab.locator(".gps-region-source").get_by_role("button", name="painted").click()
+    box = (150, 150, 230, 230)  # a corner of grass and sky: few tokens before painting
+
+    def in_box() -> int:
+        c = doc.plane.centers(doc.layout.rows(doc.layout.live()).geometry)
+        return int(((c[:, 0] >= box[0]) & (c[:, 0] <= box[2]) & (c[:, 1] >= box[1]) & (c[:, 1] <= box[3])).sum())
+
+    start = in_box()
+    tab.get_by_role("button", name="brush", exact=True).click()
+    ys = range(box[1] + 10, box[3] - 5, 12)
+    for y in ys:
+        drag(tab, [(box[0] + 5, y), (box[2] - 5, y)], steps=4)
+    wait_for(lambda: full_and_idle(studio) and doc.bias.painted(), what="the re-partition after painting")
+    assert in_box() > start
+    wait_for(lambda: studio.analytics.analytics.after is not None, what="the painted region's report")
+    report = studio.analytics.analytics.after
+    assert report.source == "painted" and report.tokens >= 1
+    expect_text(tab, ".gps-region", f"after: {report.tokens} of {report.total_tokens} tokens in the region")
+    tab.close()
+
+
+def test_tabs_have_their_own_sessions_and_one_failing_spares_the_other(browser, server):
+    url, pages, _ = server
+    tab_a, a = open_tab(browser, url, pages)
+    tab_b, b = open_tab(browser, url, pages)
+    assert a.session is not b.session and a.session.document is not b.session.document
+
+    class Broken:
+        name = "fit"
+
+        def full(self, *args):
+            raise RuntimeError("engine exploded")
+        fast = full
+
+    a.session.pipeline.engine = Broken()
+    tab_a.get_by_role("button", name="Rerun").click()
+    expect_text(tab_a, ".gps-status", "full failed: RuntimeError: engine exploded")
+    doc = b.session.document
+    rev = doc.revision
+    x, y = doc.plane.centers(doc.layout.geometry()[[0]])[0]
+    tab_b.get_by_role("button", name="move", exact=True).click()
+    drag(tab_b, [(x, y), (x + 8, y + 8)])
+    wait_for(lambda: doc.revision > rev and full_and_idle(b), what="tab B's result after tab A failed")
+    expect_text(tab_b, ".gps-metrics", f"revision {doc.revision}/{doc.revision}")
+    tab_a.close()
+    tab_b.close()
+
+
+def test_uploads_open_images_and_oversized_ones_are_refused(browser, server, tmp_path):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((40, 48, 3), 128, np.uint8)).save(small)
+    tab.locator(".gps-upload input[type=file]").set_input_files(str(small))
+    wait_for(lambda: studio.session.document.image_size == (40, 48), what="the uploaded image")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(big)
+    assert big.stat().st_size > 64 * 1024
+    doc = studio.session.document
+    tab.locator(".gps-upload input[type=file]").set_input_files(str(big))
+    expect_text(tab, ".gps-error", "over the 64.0 KiB upload limit")
+    assert studio.session.document is doc
+    tab.close()
+
+
+def test_the_file_browser_stays_in_its_root(browser, server):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    path = tab.locator(".gps-path input")
+    for outside, why in (("../inside.png", "'..' is refused"), ("/etc/passwd", "absolute paths are refused")):
+        path.fill(outside)
+        tab.get_by_role("button", name="Open", exact=True).click()
+        expect_text(tab, ".gps-error", why)
+        assert studio.session.document is doc
+    path.fill("inside.png")
+    tab.get_by_role("button", name="Open", exact=True).click()
+    wait_for(lambda: studio.session.document is not doc, what="the image inside the root")
+    tab.close()
+
+
+def test_a_token_is_required_beyond_loopback(browser):
+    with running_server(IMAGE, settings=SETTINGS, token="s3cret") as (url, pages, _):
+        bare = url.split("?")[0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bare)
+        assert refused.value.code == 403
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(bare + "?token=wrong")
+        tab = browser.new_page()
+        assert tab.goto(bare).status == 403
+        assert tab.goto(url).status == 200
+        wait_for(lambda: pages and full_and_idle(pages[0]), what="the editor behind the token")
+        expect_text(tab, ".gps-metrics", "PSNR")
+        tab.close()
+
+
+def test_loopback_is_the_default(browser):
+    from gpstoken_studio.main import build_parser
+
+    assert build_parser().parse_args(["--web"]).host == "127.0.0.1"
+    with running_server(IMAGE, settings=SETTINGS) as (url, pages, server):
+        assert "token" not in url
+        assert server.address == "127.0.0.1"
+        assert urllib.request.urlopen(url).status == 200
