@@ -1,6 +1,6 @@
 """Initial layouts for per-image fitting: the adaptive partition, a uniform grid, or a token file.
 
-Tiling (decided here, used by :mod:`gpstoken.fit`):
+Tiling (:class:`gpstoken.tiling.Tiling` with the "whole" small-image policy, used by :mod:`gpstoken.fit`):
 - an image whose sides are both <= ``tile`` is one tile normalised to the image itself (its token
   file says ``tile=0``, or ``tile`` when the image is exactly ``tile x tile``, the reference case);
 - a larger image is cut into ``tile``-px tiles, edge-padded at the bottom/right to whole tiles as the
@@ -19,7 +19,8 @@ import numpy as np
 
 from .errors import GPSTokenError
 from .io.tokenfile import TokenSet
-from .tokens import check_gaussians, g_init_from_regions, merge_tiles, normalize_regions, regions_to_pixels, split_tiles
+from .tiling import Tiling
+from .tokens import check_gaussians, g_init_from_regions, normalize_regions, regions_to_pixels
 
 MIN_GRID_CELL = 2  # a 1-px cell would give sigma = 0
 DEFAULT_MIN_SIZE = 8  # the reference's smallest region side
@@ -31,16 +32,12 @@ class Layout:
 
     regions: np.ndarray  # int64 [T*N, 4] canvas pixels (x0, y0, x1, y1), inclusive, tile-major
     g_init: np.ndarray  # float32 [T, N, 5] tile-local official normalisation
-    tile_grid: tuple[int, int]
-    tile: int  # 0: one tile normalised to the image
-    image_size: tuple[int, int]  # (H, W)
+    tiling: Tiling  # image size and tile side (0: one tile normalised to the image)
     tokens: np.ndarray | None = None  # tile-local [T, N, 5+C] start tokens (from a token file)
     features: str = "rgb"  # what ``tokens[..., 5:]`` hold
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tile_grid", tuple(int(v) for v in self.tile_grid))
-        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
-        tiles = self.tile_grid[0] * self.tile_grid[1]
+        tiles = self.tiling.num_tiles
         g = self.g_init
         if g.ndim != 3 or g.shape[0] != tiles or g.shape[2] != 5 or g.shape[1] < 1:
             raise GPSTokenError(
@@ -55,6 +52,18 @@ class Layout:
             check_gaussians(self.tokens, "start tokens")
 
     @property
+    def tile_grid(self) -> tuple[int, int]:
+        return self.tiling.tile_grid
+
+    @property
+    def tile(self) -> int:
+        return self.tiling.tile
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.tiling.image_size
+
+    @property
     def tokens_per_tile(self) -> int:
         return int(self.g_init.shape[1])
 
@@ -65,33 +74,26 @@ class Layout:
     @property
     def tile_hw(self) -> tuple[int, int]:
         """Pixel size of one tile (the image itself when ``tile`` is 0)."""
-        return self.image_size if self.tile == 0 else (self.tile, self.tile)
+        return self.tiling.tile_hw
 
     @property
     def canvas_size(self) -> tuple[int, int]:
         """(H, W) of the plane the merged tokens live on: the image, or the padded tiles."""
-        th, tw = self.tile_hw
-        return self.tile_grid[0] * th, self.tile_grid[1] * tw
+        return self.tiling.canvas_size
 
     def merge(self, local: np.ndarray) -> np.ndarray:
         """Tile-local ``[T, N, D]`` -> one set ``[T*N, D]`` over the canvas (bit-exact for one tile)."""
-        if self.tile_grid == (1, 1):
-            return np.array(local[0], dtype=np.float32)
-        return merge_tiles(np.asarray(local, dtype=np.float32), self.tile_grid)[0]
+        return self.tiling.merge_tiles(local)
 
     def split(self, merged: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`merge`: ``[T*N, D]`` -> tile-local ``[T, N, D]``."""
-        if self.tile_grid == (1, 1):
-            return np.array(merged[None], dtype=np.float32)
-        return split_tiles(np.asarray(merged, dtype=np.float32)[None], self.tile_grid)
+        return self.tiling.split_tiles(merged)
 
     def token_set(self, tokens: np.ndarray | None = None, features: str = "rgb") -> TokenSet:
         """The token file of this layout, with tile-local ``tokens [T, N, 5+C]`` if given."""
-        offsets = _tile_offsets(self.tile_hw, self.tile_grid)[:, None, :]
-        local = self.regions.reshape(self.g_init.shape[:2] + (4,)) - offsets
         return TokenSet(
             g_init=self.g_init,
-            regions=normalize_regions(local, self.tile_hw),
+            regions=normalize_regions(self.tiling.to_local(self.regions), self.tile_hw),
             tile_grid=self.tile_grid,
             image_size=self.image_size,
             tokens=tokens,
@@ -103,14 +105,9 @@ class Layout:
 InitSpec = Union[str, os.PathLike, TokenSet, Layout]
 
 
-def tiling(image_size: tuple[int, int], tile: int) -> tuple[int, tuple[int, int]]:
-    """(tile to record, (rows, cols)) for an image: see the module docstring."""
-    h, w = image_size
-    if tile < 0:
-        raise GPSTokenError(f"tile must be >= 0, got {tile}")
-    if tile == 0 or (h <= tile and w <= tile):
-        return (tile if (h, w) == (tile, tile) else 0), (1, 1)
-    return tile, (math.ceil(h / tile), math.ceil(w / tile))
+def fit_tiling(image_size: tuple[int, int], tile: int) -> Tiling:
+    """The tiling of an image for fitting: ``tile``-px tiles, an image no larger than a tile is one whole tile."""
+    return Tiling.for_image(image_size, tile, small="whole")
 
 
 def adaptive_layout(
@@ -130,17 +127,14 @@ def adaptive_layout(
     from .partition import partition
 
     _check_count(tokens_per_tile)
-    tile_rec, grid = tiling(image.shape[:2], tile)
+    tiling = fit_tiling(image.shape[:2], tile)
     if min_size is None:
-        min_size = auto_min_size(image.shape[:2] if tile_rec == 0 else (tile_rec, tile_rec), tokens_per_tile)
-    p = partition(image, tokens_per_tile, lam=lam, min_size=min_size, tile=tile_rec, bias=bias)
-    n = p.g_init.shape[0] // (grid[0] * grid[1])
+        min_size = auto_min_size(tiling.tile_hw, tokens_per_tile)
+    p = partition(image, tokens_per_tile, lam=lam, min_size=min_size, tile=tiling.tile, bias=bias)
     return Layout(
         regions=np.asarray(p.regions, dtype=np.int64),
-        g_init=np.asarray(p.g_init, dtype=np.float32).reshape(-1, n, 5),
-        tile_grid=tuple(p.tile_grid),
-        tile=tile_rec,
-        image_size=tuple(image.shape[:2]),
+        g_init=np.asarray(p.g_init, dtype=np.float32).reshape(tiling.num_tiles, -1, 5),
+        tiling=tiling,
     )
 
 
@@ -151,11 +145,11 @@ def auto_min_size(tile_hw: tuple[int, int], tokens_per_tile: int) -> int:
     "adaptive" partition degenerates into a uniform grid (1024 tokens at min_size 8 on 256 px).
     Without room for twice the count, the largest size that holds the count at all is used.
     """
-    from .partition import max_regions
+    from .partition import max_partition_regions
 
     for need in (2 * tokens_per_tile, tokens_per_tile):
         for size in (DEFAULT_MIN_SIZE, 4, 2):
-            if max_regions(tile_hw[0], tile_hw[1], size) >= need:
+            if max_partition_regions(tile_hw[0], tile_hw[1], size) >= need:
                 return size
     return 1
 
@@ -167,18 +161,16 @@ def grid_layout(image_size: tuple[int, int], tokens_per_tile: int, *, tile: int 
     more), and the cell edges are rounded evenly spaced pixel positions.
     """
     _check_count(tokens_per_tile)
-    tile_rec, grid = tiling(image_size, tile)
-    th, tw = image_size if tile_rec == 0 else (tile_rec, tile_rec)
+    tiling = fit_tiling(image_size, tile)
+    th, tw = tiling.tile_hw
     limit = (th // MIN_GRID_CELL) * (tw // MIN_GRID_CELL)
     if tokens_per_tile > limit:
         raise GPSTokenError(
             f"{tokens_per_tile} grid tokens do not fit a {tw}x{th} tile (at most {limit}: cells of {MIN_GRID_CELL} px)"
         )
-    local = _grid_cells(th, tw, tokens_per_tile)
-    tiles = grid[0] * grid[1]
-    regions = (local[None] + _tile_offsets((th, tw), grid)[:, None, :]).reshape(-1, 4)
-    g = np.broadcast_to(g_init_from_regions(local, (th, tw)), (tiles, tokens_per_tile, 5)).copy()
-    return Layout(regions=regions, g_init=g, tile_grid=grid, tile=tile_rec, image_size=tuple(image_size))
+    local = np.broadcast_to(_grid_cells(th, tw, tokens_per_tile), (tiling.num_tiles, tokens_per_tile, 4))
+    g = g_init_from_regions(local, (th, tw))
+    return Layout(regions=tiling.to_canvas(local), g_init=g, tiling=tiling)
 
 
 def layout_from_token_set(ts: TokenSet, image_size: tuple[int, int]) -> Layout:
@@ -187,14 +179,11 @@ def layout_from_token_set(ts: TokenSet, image_size: tuple[int, int]) -> Layout:
         raise GPSTokenError(
             f"the token file is for a {ts.image_size[1]}x{ts.image_size[0]} image, not {image_size[1]}x{image_size[0]}"
         )
-    tile_hw = ts.image_size if ts.tile == 0 else (ts.tile, ts.tile)
-    regions = regions_to_pixels(ts.regions, tile_hw) + _tile_offsets(tile_hw, ts.tile_grid)[:, None, :]
+    tiling = ts.tiling
     return Layout(
-        regions=regions.reshape(-1, 4),
+        regions=tiling.to_canvas(regions_to_pixels(ts.regions, tiling.tile_hw)),
         g_init=ts.g_init.astype(np.float32),
-        tile_grid=ts.tile_grid,
-        tile=ts.tile,
-        image_size=ts.image_size,
+        tiling=tiling,
         tokens=ts.tokens,
         features=ts.features,
     )
@@ -250,13 +239,6 @@ def _grid_cells(h: int, w: int, n: int) -> np.ndarray:
         for k in range(c):
             cells.append((x_edges[k], y_edges[r], x_edges[k + 1] - 1, y_edges[r + 1] - 1))
     return np.asarray(cells, dtype=np.int64)
-
-
-def _tile_offsets(tile_hw: tuple[int, int], tile_grid: tuple[int, int]) -> np.ndarray:
-    th, tw = tile_hw
-    rows, cols = tile_grid
-    i, j = np.divmod(np.arange(rows * cols), cols)
-    return np.stack([j * tw, i * th, j * tw, i * th], axis=1).astype(np.int64)
 
 
 def _check_count(n: int) -> None:

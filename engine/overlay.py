@@ -33,10 +33,9 @@ def draw_partition(
 
 def _canvas_ellipses(partition: Partition) -> np.ndarray:
     """Ellipses ``[T*N, 5]`` (cx, cy, a, b, theta) in canvas pixels from the tile-local g_init."""
-    rows, cols = partition.tile_grid
-    th, tw = partition.tile_hw
-    e = gaussians_to_ellipses(partition.g_init.reshape(rows * cols, -1, 5), (th, tw))
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    e[..., 0] += (c * tw)[:, None]
-    e[..., 1] += (r * th)[:, None]
+    tiling = partition.tiling
+    e = gaussians_to_ellipses(partition.g_init.reshape(tiling.num_tiles, -1, 5), tiling.tile_hw)
+    offsets = tiling.box_offsets()
+    e[..., 0] += offsets[:, None, 0]
+    e[..., 1] += offsets[:, None, 1]
     return e.reshape(-1, 5)

@@ -6,10 +6,11 @@ metric ``m = H**lam * h * w + sum(bias over the region)`` that is still splittab
 if ``min(m_left, m_right) < min(m_top, m_bottom)`` (strictly), else top/bottom. The first half is
 ``side // 2`` pixels. The output order is the reference's list order (see ``_TileTree.split``).
 
-Sizes: an image whose sides are not multiples of the tile is padded at the bottom and right by
-replicating its edge pixels up to whole tiles (the bias map is padded with zeros), and the regions
-then cover that padded canvas; an image smaller than a tile becomes one padded tile. ``tile=0`` makes
-the whole image one tile of any shape (no padding); g_init is then normalised with its H and W.
+Sizes (:class:`gpstoken.tiling.Tiling`): an image whose sides are not multiples of the tile is padded at the
+bottom and right by replicating its edge pixels up to whole tiles (the bias map is padded with zeros), and
+the regions then cover that padded canvas; an image smaller than a tile becomes one padded tile (the "pad"
+small-image policy). ``tile=0`` makes the whole image one tile of any shape (no padding); g_init is then
+normalised with its H and W.
 
 Bias sums are exact fixed-point sums (see ``gpstoken.bias``). ``Partitioner`` keeps the bias-free
 metric of every region it has measured, per tile, so a new token count or bias map only reruns the
@@ -28,6 +29,7 @@ from ._callable_module import make_module_callable
 from .bias import bias_integral, box_sums
 from .entropy import region_metrics, unit_luma
 from .errors import GPSTokenError
+from .tiling import Tiling
 from .tokens import g_init_from_regions, normalize_regions
 
 Box = tuple[int, int, int, int]  # (y0, x0, h, w), tile-local
@@ -40,25 +42,34 @@ class Partition:
 
     ``regions``: int64 ``[T*N, 4]`` boxes ``(x0, y0, x1, y1)`` in pixels of the (padded) canvas, ends
     inclusive, tile-major (row-major tiles). ``g_init``: float32 ``[T*N, 5]``, tile-local official
-    normalisation. ``tile`` is 0 when the whole image is one tile.
+    normalisation. ``tiling`` says how the (original) image is cut; ``tile`` is 0 when it is one whole tile.
     """
 
     regions: np.ndarray
     g_init: np.ndarray
-    tile_grid: tuple[int, int]
-    image_size: tuple[int, int]
-    tile: int
+    tiling: Tiling
     tokens_per_tile: int
+
+    @property
+    def tile_grid(self) -> tuple[int, int]:
+        return self.tiling.tile_grid
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.tiling.image_size
+
+    @property
+    def tile(self) -> int:
+        return self.tiling.tile
 
     @property
     def tile_hw(self) -> tuple[int, int]:
         """(height, width) of one tile in pixels."""
-        return self.image_size if self.tile == 0 else (self.tile, self.tile)
+        return self.tiling.tile_hw
 
     def regions_local(self) -> np.ndarray:
         """Tile-local pixel boxes ``[T, N, 4]``."""
-        origins = _tile_origins(self.tile_grid, self.tile_hw)
-        return self.regions.reshape(len(origins), self.tokens_per_tile, 4) - origins
+        return self.tiling.to_local(self.regions)
 
     def regions_normalized(self) -> np.ndarray:
         """The official normalised boxes ``[T, N, 4]`` (float32)."""
@@ -89,13 +100,17 @@ def partition(
 
 
 @lru_cache(maxsize=None)
-def max_regions(h: int, w: int, min_size: int) -> int:
-    """Number of regions once every region of an ``h x w`` tile is too small to split."""
+def max_partition_regions(h: int, w: int, min_size: int) -> int:
+    """The most regions the partition can cut an ``h x w`` tile into: its count once every region is too small
+    to split (the largest valid ``tokens_per_tile``)."""
     if h - 1 <= min_size and w - 1 <= min_size:
         return 1
     if w >= h:
-        return max_regions(h, w // 2, min_size) + max_regions(h, w - w // 2, min_size)
-    return max_regions(h // 2, w, min_size) + max_regions(h - h // 2, w, min_size)
+        return max_partition_regions(h, w // 2, min_size) + max_partition_regions(h, w - w // 2, min_size)
+    return max_partition_regions(h // 2, w, min_size) + max_partition_regions(h - h // 2, w, min_size)
+
+
+max_regions = max_partition_regions  # old name, until app/session/pipeline.py and app/widgets/token_controls.py move
 
 
 class Partitioner:
@@ -103,23 +118,17 @@ class Partitioner:
 
     def __init__(self, image_rgb_uint8: np.ndarray, lam: float = 2.5, min_size: int = 8, tile: int = 256) -> None:
         image = _check_image(image_rgb_uint8)
-        self.lam, self.min_size, self.tile = _check_settings(lam, min_size, tile)
-        self.image_size = (int(image.shape[0]), int(image.shape[1]))
-        h, w = self.image_size
-        self.tile_hw = (h, w) if self.tile == 0 else (self.tile, self.tile)
+        self.lam, self.min_size = _check_settings(lam, min_size)
+        self.tiling = Tiling(image.shape[:2], tile)
+        self.tile, self.image_size, self.tile_hw = self.tiling.tile, self.tiling.image_size, self.tiling.tile_hw
+        self.tile_grid, self.canvas_hw = self.tiling.tile_grid, self.tiling.canvas_size
+        unit = self.tiling.pad_to_canvas(unit_luma(image))
         th, tw = self.tile_hw
-        self.tile_grid = (-(-h // th), -(-w // tw))
-        self.canvas_hw = (self.tile_grid[0] * th, self.tile_grid[1] * tw)
-        unit = unit_luma(image)
-        if self.canvas_hw != self.image_size:
-            unit = np.pad(unit, ((0, self.canvas_hw[0] - h), (0, self.canvas_hw[1] - w)), mode="edge")
-        rows, cols = self.tile_grid
         self._trees = [
-            _TileTree(np.ascontiguousarray(unit[y:y + th, x:x + tw]), (y, x), self.min_size)
-            for y in range(0, rows * th, th)
-            for x in range(0, cols * tw, tw)
+            _TileTree(np.ascontiguousarray(unit[y:y + th, x:x + tw]), (int(y), int(x)), self.min_size)
+            for x, y, _, _ in self.tiling.box_offsets()
         ]
-        self.max_tokens = max_regions(th, tw, self.min_size)
+        self.max_tokens = max_partition_regions(th, tw, self.min_size)
 
     def partition(self, tokens_per_tile: int, bias: np.ndarray | None = None) -> Partition:
         """The partition with ``tokens_per_tile`` regions per tile and an optional bias map ``[H, W]``."""
@@ -128,9 +137,8 @@ class Partitioner:
         boxes = self._split_tiles(n, integral)
         y0, x0, h, w = np.array(boxes, dtype=np.int64).reshape(len(boxes), n, 4).transpose(2, 0, 1)
         local = np.stack([x0, y0, x0 + w - 1, y0 + h - 1], axis=-1)
-        regions = (local + _tile_origins(self.tile_grid, self.tile_hw)).reshape(-1, 4)
         g_init = g_init_from_regions(local, self.tile_hw).reshape(-1, 5)
-        return Partition(regions, g_init, self.tile_grid, self.image_size, self.tile, n)
+        return Partition(self.tiling.to_canvas(local), g_init, self.tiling, n)
 
     def _split_tiles(self, n: int, integral: np.ndarray | None) -> list[list[Box]]:
         """Run every tile's loop in lockstep, measuring the regions they ask for in shared batches."""
@@ -258,12 +266,6 @@ class _TileTree:
             totals += (np.asarray(self.base[start:]) + sums).tolist()
 
 
-def _tile_origins(tile_grid: tuple[int, int], tile_hw: tuple[int, int]) -> np.ndarray:
-    """Canvas offsets ``[T, 1, 4]`` (x, y, x, y) of each tile's top-left pixel, row-major."""
-    r, c = np.divmod(np.arange(tile_grid[0] * tile_grid[1]), tile_grid[1])
-    return np.stack([c * tile_hw[1], r * tile_hw[0]] * 2, axis=-1)[:, None, :]
-
-
 def _check_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise GPSTokenError(f"image must be a numpy array, got {type(image).__name__}")
@@ -274,7 +276,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _check_settings(lam: float, min_size: int, tile: int) -> tuple[float, int, int]:
+def _check_settings(lam: float, min_size: int) -> tuple[float, int]:
     try:
         lam = float(lam)
     except (TypeError, ValueError):
@@ -283,9 +285,7 @@ def _check_settings(lam: float, min_size: int, tile: int) -> tuple[float, int, i
         raise GPSTokenError(f"lam must be in [0, {LAM_MAX:g}], got {lam}")
     if not _is_int(min_size) or min_size < 1:
         raise GPSTokenError(f"min_size must be an integer >= 1, got {min_size!r}")
-    if not _is_int(tile) or tile < 0:
-        raise GPSTokenError(f"tile must be an integer >= 0 (0 = whole image), got {tile!r}")
-    return lam, int(min_size), int(tile)
+    return lam, int(min_size)
 
 
 def _is_int(v: object) -> bool:

@@ -28,6 +28,7 @@ from .config_fields import with_overrides
 from .errors import GPSTokenError
 from .fit import Cancel, _cancel_check, _psnr
 from .geometry_params import GeometryParams
+from .tiling import Tiling
 from .tokens import GEOMETRY_CHANNELS, SX, SY, check_gaussians
 
 if TYPE_CHECKING:
@@ -158,11 +159,12 @@ class _Problem:
         rows, cols = (int(v) for v in tile_grid)
         size = cfg.tile_size
         h, w = image.shape[:2]
-        if not (0 <= rows * size - h < size and 0 <= cols * size - w < size):
+        tiling = Tiling((h, w), size)
+        if tiling.tile_grid != (rows, cols):
             raise GPSTokenError(f"refine: a {w}x{h} image does not fill a {rows}x{cols} grid of {size}-px tiles")
         device = model.device
         target = from_tiles(image_tiles(image, (rows, cols), size), (rows, cols))[0].to(device)
-        weight = torch.zeros(1, rows * size, cols * size, device=device)
+        weight = torch.zeros(1, *tiling.canvas_size, device=device)
         weight[:, :h, :w] = 1
         return cls(model, opts, target, weight, (h, w), (rows, cols))
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .errors import GPSTokenError
+from .tiling import tile_positions
 
 SX, SY, RHO, MX, MY = range(5)
 GEOMETRY_CHANNELS = 5
@@ -166,8 +167,7 @@ def _wrap_half_pi(theta: np.ndarray) -> np.ndarray:
 
 
 def _tile_offsets(tile_grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = tile_grid
-    i, j = np.divmod(np.arange(rows * cols), cols)
+    i, j = tile_positions(tile_grid)
     return i.astype(np.float64), j.astype(np.float64)
 
 

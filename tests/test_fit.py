@@ -15,7 +15,7 @@ import gpstoken.fit as fit_module
 from gpstoken.cli import main
 from gpstoken.errors import GPSTokenError
 from gpstoken.fit import FitOptions, fit
-from gpstoken.fit_init import auto_min_size, grid_layout, layout_from_token_set, tiling
+from gpstoken.fit_init import auto_min_size, fit_tiling, grid_layout, layout_from_token_set
 from gpstoken.io.images import load_image, save_image
 from gpstoken.io.tokenfile import TokenSet
 from gpstoken.metrics import psnr
@@ -300,10 +300,14 @@ def test_grid_layout_has_exactly_n_disjoint_cells_covering_the_tile(size, n):
 
 
 def test_tiling_rule():
-    assert tiling((256, 256), 256) == (256, (1, 1))
-    assert tiling((64, 96), 256) == (0, (1, 1))
-    assert tiling((200, 300), 256) == (256, (1, 2))
-    assert tiling((600, 300), 0) == (0, (1, 1))
+    def rule(size, tile):
+        t = fit_tiling(size, tile)
+        return t.tile, t.tile_grid
+
+    assert rule((256, 256), 256) == (256, (1, 1))
+    assert rule((64, 96), 256) == (0, (1, 1))
+    assert rule((200, 300), 256) == (256, (1, 2))
+    assert rule((600, 300), 0) == (0, (1, 1))
 
 
 # --- token files and the command line ----------------------------------------------------------------

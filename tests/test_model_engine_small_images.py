@@ -11,6 +11,7 @@ from PIL import Image
 
 from gpstoken.fit_init import adaptive_layout
 from gpstoken.models.default_model import BUNDLED_MODEL
+from gpstoken.tiling import Tiling
 from gpstoken.tokens import g_init_from_regions, reframe
 from gpstoken_studio.engines.base import EngineRequest
 from gpstoken_studio.engines.model_engine import ModelEngine
@@ -50,7 +51,7 @@ def test_small_image_plane_decodes_as_the_padded_tile_with_the_same_regions():
     engine = ModelEngine(BUNDLED_MODEL, precision="fp32")
     small = _full(engine, image, Plane.for_image(image.shape[:2]), layout.regions, layout.g_init.reshape(-1, 5))
     padded_image = np.pad(image, ((0, 128), (0, 60), (0, 0)), mode="edge")
-    padded = _full(engine, padded_image, Plane((256, 256), 256, (1, 1)), layout.regions,
+    padded = _full(engine, padded_image, Plane(Tiling((256, 256), 256)), layout.regions,
                    g_init_from_regions(layout.regions))
     assert small.reconstruction.shape == (128, 196, 3)
     # the only difference: official g_init sigmas are normalised by the side, not the side - 1

@@ -65,6 +65,7 @@ class FitEngine:
              warm=None, **options):
         from gpstoken.fit import fit
         from gpstoken.fit_init import Layout
+        from gpstoken.tiling import Tiling
 
         canvas, weight = _padded(request)
         locked = (request.locks & LOCK_GEOMETRY) != 0
@@ -72,8 +73,8 @@ class FitEngine:
             return fit(canvas, warm_start=dataclasses.replace(warm, tokens=start), locked=locked, weight=weight,
                        steps=steps, cancel=cancel, support=self.support, progress_every=max(steps, 1), **options)
         layout = Layout(
-            regions=request.regions.astype(np.int64), g_init=request.g_init[None], tile_grid=(1, 1), tile=0,
-            image_size=request.plane.size, tokens=None if start is None else start[None], features="rgb",
+            regions=request.regions.astype(np.int64), g_init=request.g_init[None], tiling=Tiling(request.plane.size, 0),
+            tokens=None if start is None else start[None], features="rgb",
         )
         return fit(canvas, init=layout, locked=locked, weight=weight, steps=steps, cancel=cancel,
                    support=self.support, progress_every=max(steps, 1), **options)

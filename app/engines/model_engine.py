@@ -167,6 +167,7 @@ class ModelEngine:
         grid = plane.tile_grid
         tiles = image_tiles(request.image, grid, size)
         th, tw = (size, size) if small else plane.tile_hw
+        offsets = plane.tiling.box_offsets()
         out = np.zeros((len(request.rows), 5 + model.config.gps_c), np.float32)
         with inference_context(model.device, self.precision):
             for t in range(plane.num_tiles):
@@ -175,8 +176,7 @@ class ModelEngine:
                 k = np.flatnonzero(request.tiles == t)
                 if not k.size:
                     continue
-                i, j = divmod(t, grid[1])
-                local_boxes = request.regions[k] - np.array([j * tw, i * th, j * tw, i * th])
+                local_boxes = request.regions[k] - offsets[t]
                 g_local = tile_local(request.g_init[k], t, grid)
                 if small:
                     g_local = reframe(g_local, small, (size, size))

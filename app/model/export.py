@@ -38,7 +38,7 @@ def token_set(doc: Document) -> TokenSet:
     layout = Layout(
         regions=doc.layout.regions()[rows][order].astype(np.int64),
         g_init=split_tiles(geometry[None], grid).astype(np.float32),
-        tile_grid=grid, tile=doc.plane.tile, image_size=doc.image_size,
+        tiling=doc.plane.tiling,
     )
     return layout.token_set(split_tiles(tokens[None], grid).astype(np.float32), features=r.features)
 

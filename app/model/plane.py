@@ -1,9 +1,9 @@
 """The plane the tokens of one image live on, and pixel-space geometry on it.
 
 Tokens are stored merged over the plane (``gpstoken.tokens.merge_tiles`` convention), exactly as
-``gpstoken.fit`` optimises them: the plane is the image when it fits one tile, else the image
-edge-padded to whole tiles. Pixel coordinates are plane pixels: (x, y) = (column, row), pixel
-centres at integers.
+``gpstoken.fit`` optimises them: the plane is the canvas of the image's ``gpstoken.tiling.Tiling``
+("whole" small-image policy): the image when it fits one tile, else the image edge-padded to whole
+tiles. Pixel coordinates are plane pixels: (x, y) = (column, row), pixel centres at integers.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpstoken.fit_init import tiling
+from gpstoken.fit_init import fit_tiling
+from gpstoken.tiling import Tiling
 from gpstoken.tokens import (MX, MY, RHO, SX, SY, clamp_gaussians, g_init_from_regions, gaussians_to_ellipses,
                              merge_tiles)
 
@@ -20,31 +21,42 @@ ELLIPSE_SIGMAS = 1.5  # ellipses are drawn and picked at 1.5 sigma: a g_init ell
 
 @dataclass(frozen=True)
 class Plane:
-    """Image size, tiling and the merged plane's size in pixels."""
+    """The image's tiling and pixel geometry on its merged plane (the tiling's canvas)."""
 
-    image_size: tuple[int, int]  # (H, W)
-    tile: int  # 0: one tile normalised to the image itself
-    tile_grid: tuple[int, int]  # (rows, cols)
+    tiling: Tiling
 
     @classmethod
     def for_image(cls, image_size: tuple[int, int], tile: int = 256) -> "Plane":
-        """The tiling ``gpstoken.fit`` uses for an image of ``image_size``."""
-        tile_rec, grid = tiling(tuple(image_size), tile)
-        return cls(tuple(int(v) for v in image_size), int(tile_rec), tuple(int(v) for v in grid))
+        """The plane ``gpstoken.fit`` uses for an image of ``image_size``."""
+        return cls(fit_tiling(tuple(image_size), tile))
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the image."""
+        return self.tiling.image_size
+
+    @property
+    def tile(self) -> int:
+        """Tile side in pixels; 0: one tile normalised to the image itself."""
+        return self.tiling.tile
+
+    @property
+    def tile_grid(self) -> tuple[int, int]:
+        """(rows, cols) of tiles."""
+        return self.tiling.tile_grid
 
     @property
     def num_tiles(self) -> int:
-        return self.tile_grid[0] * self.tile_grid[1]
+        return self.tiling.num_tiles
 
     @property
     def tile_hw(self) -> tuple[int, int]:
-        return self.image_size if self.tile == 0 else (self.tile, self.tile)
+        return self.tiling.tile_hw
 
     @property
     def size(self) -> tuple[int, int]:
         """(H, W) of the plane in pixels."""
-        th, tw = self.tile_hw
-        return self.tile_grid[0] * th, self.tile_grid[1] * tw
+        return self.tiling.canvas_size
 
     # --- conversions ----------------------------------------------------------------------------
 
@@ -93,13 +105,11 @@ class Plane:
         the tile holding its centre and merged over the plane exactly as a partition's g_init is."""
         r = np.asarray(regions, dtype=np.int64).reshape(-1, 4)
         tiles = self.tile_of(np.stack([(r[:, 0] + r[:, 2]) / 2, (r[:, 1] + r[:, 3]) / 2], axis=1))
-        th, tw = self.tile_hw
-        i, j = np.divmod(tiles, self.tile_grid[1])
-        local = r - np.stack([j * tw, i * th, j * tw, i * th], axis=1)
-        g = g_init_from_regions(local, (th, tw))
+        g = g_init_from_regions(r - self.tiling.box_offsets()[tiles], self.tile_hw)
         k = len(r)
-        every_tile = np.broadcast_to(g, (self.num_tiles, k, 5)).copy()
-        return merge_tiles(every_tile, self.tile_grid)[0].reshape(self.num_tiles, k, 5)[tiles, np.arange(k)]
+        # merge_tiles's arithmetic even for one tile: LayoutSource merges a partition's g_init the same way
+        merged = merge_tiles(np.broadcast_to(g, (self.num_tiles, k, 5)), self.tile_grid)[0]
+        return merged.reshape(self.num_tiles, k, 5)[tiles, np.arange(k)]
 
     def boxes(self, geometry: np.ndarray) -> np.ndarray:
         """Pixel boxes ``[M, 4]`` (inclusive) that the 1.5-sigma axis extents of Gaussians cover."""
@@ -112,12 +122,7 @@ class Plane:
 
     def tile_of(self, center_px: np.ndarray) -> np.ndarray:
         """Row-major tile index of pixel positions ``[M, 2]``."""
-        th, tw = self.tile_hw
-        rows, cols = self.tile_grid
-        c = np.asarray(center_px, dtype=np.float64).reshape(-1, 2)
-        j = np.clip(c[:, 0] // tw, 0, cols - 1)
-        i = np.clip(c[:, 1] // th, 0, rows - 1)
-        return (i * cols + j).astype(np.int32)
+        return self.tiling.tile_of(center_px)
 
 
 def mahalanobis(geometry: np.ndarray, point_px: np.ndarray, plane: Plane) -> np.ndarray:

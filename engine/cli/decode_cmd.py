@@ -56,7 +56,7 @@ def check_decodable(ts: TokenSet, name: str, config: TokenizerConfig) -> None:
     if ts.feature_channels != config.gps_c:
         raise GPSTokenError(f"{name} has {ts.feature_channels} feature channels but this model decodes "
                             f"{config.gps_c} (tokens from another model?)")
-    tile_hw = tuple(ts.image_size) if ts.tile == 0 else (ts.tile, ts.tile)
+    tile_hw = ts.tiling.tile_hw
     if tile_hw != (config.tile_size, config.tile_size):
         raise GPSTokenError(f"{name} uses {tile_hw[1]}x{tile_hw[0]} tiles; this model decodes "
                             f"{config.tile_size}x{config.tile_size}")

@@ -27,10 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def default_grid(ts: TokenSet) -> tuple[int, int]:
     """The reference's 64x64 grid per tile for latent tokens; the tiled canvas in pixels for rgb ones."""
-    rows, cols = ts.tile_grid
     if ts.features == "rgb":
-        side = ts.tile if ts.tile > 0 else None
-        return (rows * side, cols * side) if side else ts.image_size
+        return ts.tiling.canvas_size
+    rows, cols = ts.tile_grid
     return rows * LATENT_GRID_PER_TILE, cols * LATENT_GRID_PER_TILE
 
 

@@ -15,6 +15,7 @@ import torch
 from ..calibrate import Calibration, calibrate
 from ..errors import GPSTokenError
 from ..partition import Partition
+from ..tiling import Tiling
 from ..tokens import MX, MY
 from .generator import Generator
 from .inpaint import KeepTokens
@@ -73,4 +74,4 @@ def calibrated_layout(g: np.ndarray, tokens: int | None = None, tile: int = 256,
 def tile_partition(regions: np.ndarray, g_init: np.ndarray, tile: int = 256) -> Partition:
     """The Partition of a one-tile image from tile-local ``regions [N,4]`` and their ``g_init [N,5]``."""
     return Partition(np.asarray(regions, dtype=np.int64), np.asarray(g_init, dtype=np.float32),
-                     (1, 1), (tile, tile), tile, int(len(regions)))
+                     Tiling((tile, tile), tile), int(len(regions)))

@@ -11,6 +11,7 @@ from ..errors import GPSTokenError
 from ..io.arrays import load_npy
 from ..io.tokenfile import TokenSet
 from ..partition import Partition
+from ..tiling import Tiling
 
 
 def load_layout(path: str | os.PathLike, tile: int = 256, min_size: int = 8) -> Partition:
@@ -44,20 +45,17 @@ def load_sketch(path: str | os.PathLike, tile: int = 256) -> tuple[np.ndarray, t
 def partition_of_tiles(regions: np.ndarray, g_init: np.ndarray, tile_grid: tuple[int, int],
                        image_size: tuple[int, int], tile: int) -> Partition:
     """A Partition from tile-local ``regions [T,N,4]`` and ``g_init [T,N,5]`` of a ``tile_grid``."""
-    rows, cols = tile_grid
+    tiling = Tiling(image_size, tile)
+    tiling.check_grid(tile_grid)
     t, n = g_init.shape[:2]
-    k = np.arange(t)
-    origin = np.stack([k % cols, k // cols, k % cols, k // cols], axis=1)[:, None, :] * tile
-    canvas = (np.asarray(regions, dtype=np.int64) + origin).reshape(t * n, 4)
-    return Partition(canvas, np.asarray(g_init, dtype=np.float32).reshape(t * n, 5), (rows, cols),
-                     tuple(int(v) for v in image_size), tile, n)
+    return Partition(tiling.to_canvas(regions), np.asarray(g_init, dtype=np.float32).reshape(t * n, 5), tiling, n)
 
 
 def load_keep_mask(path: str | os.PathLike, layout: Partition) -> np.ndarray:
     """Which tokens to keep, bool ``[T,N]``: a ``.npy`` of ``[T,N]``, ``[T*N]`` (or ``[N]`` for one
     tile), or an image where tokens whose region centre falls on a non-zero pixel are kept."""
     p = Path(path)
-    t, n = layout.tile_grid[0] * layout.tile_grid[1], layout.tokens_per_tile
+    t, n = layout.tiling.num_tiles, layout.tokens_per_tile
     if p.suffix.lower() == ".npy":
         m = load_npy(p)
         if m.size != t * n:

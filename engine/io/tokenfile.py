@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GPSTokenError, TokenFileError
+from ..tiling import Tiling
 from ..tokens import FEATURE_LIMIT, GEOMETRY_CHANNELS, check_gaussians
 from .arrays import load_npz
 from .atomic import atomic_path
@@ -39,8 +40,13 @@ class TokenSet:
         validate(self)
 
     @property
+    def tiling(self) -> Tiling:
+        """How the image is cut into tiles (``tile_grid`` is checked to be its grid)."""
+        return Tiling(self.image_size, self.tile)
+
+    @property
     def num_tiles(self) -> int:
-        return self.tile_grid[0] * self.tile_grid[1]
+        return self.tiling.num_tiles
 
     @property
     def tokens_per_tile(self) -> int:
@@ -110,8 +116,10 @@ def validate(ts: TokenSet) -> None:
         raise TokenFileError(f"tokens must be {list(g.shape[:2])}+[5+C], got {list(t.shape)}")
     if ts.features not in FEATURE_KINDS:
         raise TokenFileError(f"features must be one of {FEATURE_KINDS}, got {ts.features!r}")
-    if ts.tile > 0 and (ts.tile_grid[0] * ts.tile < ts.image_size[0] or ts.tile_grid[1] * ts.tile < ts.image_size[1]):
-        raise TokenFileError(f"a {ts.tile_grid} grid of {ts.tile}-px tiles does not cover an image of {ts.image_size}")
+    try:
+        ts.tiling.check_grid(ts.tile_grid)
+    except GPSTokenError as exc:
+        raise TokenFileError(str(exc)) from None
     if not np.isfinite(r).all() or np.abs(r).max(initial=0) > 1 + 1e-4:
         raise TokenFileError("regions hold NaN or values outside [-1, 1]")
     try:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import GPSTokenError
+from ..tiling import Tiling
 from .tokenizer import GPSTokenizer
 
 if TYPE_CHECKING:
@@ -127,9 +128,11 @@ def reconstruct(model: GPSTokenizer, image: np.ndarray, tokens_per_tile: int | N
 
 def image_tiles(image: np.ndarray, tile_grid: tuple[int, int], tile: int) -> torch.Tensor:
     """HxWx3 uint8 image, edge-padded to whole tiles as the partition pads it -> ``[T,3,tile,tile]`` in [-1,1]."""
+    tiling = Tiling(image.shape[:2], tile)
+    tiling.check_grid(tile_grid)
     rows, cols = tile_grid
     x = image_to_tensor(image)
-    pad_h, pad_w = rows * tile - x.shape[-2], cols * tile - x.shape[-1]
+    pad_h, pad_w = (c - s for c, s in zip(tiling.canvas_size, tiling.image_size))
     if pad_h or pad_w:
         x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
     x = x[0].reshape(3, rows, tile, cols, tile).permute(1, 3, 0, 2, 4)
