@@ -21,7 +21,7 @@ import torch
 from gpstoken.fit import FitOptions, fit
 from gpstoken.fit_init import auto_min_size
 from gpstoken.io.images import load_image
-from gpstoken.partition import max_regions
+from gpstoken.partition import max_partition_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = {
@@ -129,7 +129,7 @@ def _findings(data: dict, names: list[str], counts: tuple[int, ...], psnr: dict)
     text.append(f"- Adaptive beats grid on average at {', '.join(map(str, better)) or 'no'} tokens"
                 + (f"; they are within 0.05 dB at {', '.join(map(str, equal))}" if equal else "")
                 + (f"; grid is better at {', '.join(map(str, worse))}" if worse else "") + ".")
-    forced = [c for c in counts if max_regions(256, 256, auto_min_size((256, 256), c)) == c]
+    forced = [c for c in counts if max_partition_regions(256, 256, auto_min_size((256, 256), c)) == c]
     if forced:
         text.append(f"- At {', '.join(map(str, forced))} tokens the partition has no choice: every region has the "
                     "minimum size, so the adaptive layout *is* the uniform grid (same cells, other order) and the two "

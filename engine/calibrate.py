@@ -242,13 +242,13 @@ def halve(size: tuple[int, int], tokens: int, min_size: int, score: Callable[[Bo
     return regions[np.lexsort((regions[:, 0], regions[:, 1]))]
 
 
-def min_regions(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
+def min_regions_keeping(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
     """The fewest regions of a halving partition of a ``size`` tile that holds every ``keep`` region."""
     h, w = size
     return _KeptBoxes(keep, min_size).min_leaves((0, w, 0, h))
 
 
-def max_regions(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
+def max_regions_keeping(size: tuple[int, int], keep: np.ndarray, min_size: int = 8) -> int:
     """The most regions a halving partition of a ``size`` tile can have while every ``keep`` region stays whole."""
     h, w = size
     return _KeptBoxes(keep, min_size).max_leaves((0, w, 0, h))

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from gpstoken.calibrate import calibrate, max_regions, min_regions
+from gpstoken.calibrate import calibrate, max_regions_keeping, min_regions_keeping
 from gpstoken.errors import GPSTokenError
 from gpstoken.generate import load_generator
 from gpstoken.generate.bundled import bundled_generator
@@ -147,7 +147,7 @@ def test_more_gaussians_than_tokens_keeps_the_smallest_that_fit():
     kept_boxes = np.array(dots)[kept]
     assert np.array_equal(made.layout.regions[made.kept[kept]], kept_boxes)
     first_dropped = np.array(dots)[np.flatnonzero(~kept)[:1]]
-    assert min_regions(SIZE, np.concatenate([kept_boxes, first_dropped])) > 128  # as many as fit, in order
+    assert min_regions_keeping(SIZE, np.concatenate([kept_boxes, first_dropped])) > 128  # as many as fit, in order
     assert "did not fit the token count" in made.summary()
 
 
@@ -248,7 +248,7 @@ def test_a_sketched_shape_as_large_as_the_tile_is_dropped_not_a_failure():
     assert (out.iou[1:] >= 0.5).all()
 
 
-def test_max_regions_counts_the_full_halving_around_kept_regions():
-    assert max_regions((64, 64), np.zeros((0, 4), np.int64), 4) == 256
-    assert max_regions((64, 64), np.array([[0, 0, 63, 63]]), 4) == 1
-    assert max_regions((64, 64), np.array([[0, 0, 31, 63]]), 4) == 1 + 128
+def test_max_regions_keeping_counts_the_full_halving_around_kept_regions():
+    assert max_regions_keeping((64, 64), np.zeros((0, 4), np.int64), 4) == 256
+    assert max_regions_keeping((64, 64), np.array([[0, 0, 63, 63]]), 4) == 1
+    assert max_regions_keeping((64, 64), np.array([[0, 0, 31, 63]]), 4) == 1 + 128

@@ -12,7 +12,7 @@ import torch
 from gpstoken import entropy
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.images import load_image
-from gpstoken.partition import Partition, Partitioner, max_regions, partition
+from gpstoken.partition import Partition, Partitioner, max_partition_regions, partition
 from gpstoken.tokens import g_init_from_regions, normalize_regions
 from partition_reference import complexity, reference_partition
 
@@ -161,10 +161,10 @@ def test_constant_image_gives_32x16_regions_at_128_tokens():
 
 
 def test_maximum_count_splits_every_region_to_the_minimum_size():
-    assert max_regions(256, 256, 8) == 1024
-    assert max_regions(256, 256, 4) == 4096
-    assert max_regions(9, 9, 8) == 1
-    assert max_regions(300, 200, 8) == max_regions(200, 300, 8)
+    assert max_partition_regions(256, 256, 8) == 1024
+    assert max_partition_regions(256, 256, 4) == 4096
+    assert max_partition_regions(9, 9, 8) == 1
+    assert max_partition_regions(300, 200, 8) == max_partition_regions(200, 300, 8)
     p = partition(image("camera.png"), 1024)
     assert np.all(p.regions[:, 2:] - p.regions[:, :2] == 7)
 

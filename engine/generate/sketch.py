@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..bias import bias_integral, box_sums
-from ..calibrate import Box, calibrate, halve, max_regions, min_regions
+from ..calibrate import Box, calibrate, halve, max_regions_keeping, min_regions_keeping
 from ..errors import GPSTokenError
 from ..partition import Partition
 from ..tokens import MX, MY, RHO, SX, SY, check_gaussians, g_init_from_regions
@@ -197,7 +197,7 @@ def choose_kept(boxes: np.ndarray, locked: np.ndarray, candidates: np.ndarray, t
 
     def fits(count: int) -> bool:  # the halving can make exactly ``tokens`` regions around the first ``count``
         boxes = candidates[choice[kept[:count]]]
-        return min_regions(size, boxes, min_size) <= tokens <= max_regions(size, boxes, min_size)
+        return min_regions_keeping(size, boxes, min_size) <= tokens <= max_regions_keeping(size, boxes, min_size)
 
     if not fits(len(kept)):
         if not fits(n_locked):
