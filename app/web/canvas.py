@@ -21,6 +21,9 @@ from gpstoken_studio.web.pointer import PointerBridge
 REBUILD = ("append", "truncate", "replace")  # layout changes that renumber rows
 PATCH_LIMIT = 256  # more changed rows than this: send whole columns (cheaper than a long patch)
 VIEW_WIDTH = 620  # screen pixels of the longer image side
+# Canvas 2D, not WebGL: Bokeh has no WebGL ellipse glyph, and in headless Chromium here (software GL) a full
+# repaint of 4096 ellipses and boxes took 198 ms with WebGL against 22 ms with canvas (docs/web.md)
+BACKEND = "canvas"
 
 
 def frame_size(image_size: tuple[int, int], longest: int = VIEW_WIDTH) -> tuple[int, int]:
@@ -49,7 +52,7 @@ class Canvas:
         w, h = frame_size((256, 256))
         self.figure = figure(x_range=self.x_range, y_range=self.y_range, frame_width=w, frame_height=h,
                              tools=[self.pan_tool, WheelZoomTool(), ResetTool()], active_drag=None,
-                             active_scroll="auto", output_backend="webgl", toolbar_location="above",
+                             active_scroll="auto", output_backend=BACKEND, toolbar_location="above",
                              background_fill_color=style.BACKGROUND, border_fill_color=style.BACKGROUND,
                              match_aspect=True, name="canvas")
         self.figure.axis.visible = False

@@ -12,7 +12,7 @@ from gpstoken_studio.model.result import Result
 from gpstoken_studio.session import Session
 from gpstoken_studio.views import style
 from gpstoken_studio.web import glyphs
-from gpstoken_studio.web.canvas import Canvas
+from gpstoken_studio.web.canvas import BACKEND, Canvas
 
 VIEWS = ("Reconstruction", "Error map")
 
@@ -42,7 +42,7 @@ class ResultView:
         self.figure = figure(x_range=canvas.x_range, y_range=canvas.y_range, frame_width=canvas.figure.frame_width,
                              frame_height=canvas.figure.frame_height, tools="", toolbar_location=None,
                              background_fill_color=style.BACKGROUND, border_fill_color=style.BACKGROUND,
-                             output_backend="webgl", name="result")
+                             output_backend=BACKEND, name="result")
         self.figure.axis.visible = False
         self.figure.grid.visible = False
         self._canvas = canvas
