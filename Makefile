@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libxkbcommon-x11-0 \
-	libegl1 libgl1 libglx-mesa0 libgl1-mesa-dri libfontconfig1 libdbus-1-3
+	libegl1 libgl1 libglx-mesa0 libgl1-mesa-dri libfontconfig1 libdbus-1-3 chromium
 
 .PHONY: run test lint system venv bench clean
 
@@ -24,7 +24,7 @@ test: system venv  ## the whole test suite (GUI tests under Xvfb via pytest-xvfb
 lint: venv  ## ruff, configured in pyproject.toml
 	$(BIN)/ruff check engine app tests benchmarks docs
 
-system:  ## Debian packages that Qt needs under Xvfb (skipped when present)
+system:  ## Debian packages that Qt needs under Xvfb, and chromium for the browser tests (skipped when present)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; fi
 
