@@ -159,3 +159,23 @@ def test_a_tap_selects_and_pan_mode_leaves_the_document_alone(doc):
     pan = bridge_on(doc, "pan")
     assert not pan.gesture("panstart", x, y, {}) and not pan.gesture("panend", x + 9, y, {})
     assert np.array_equal(before, doc.layout.geometry())
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+def test_the_web_path_imports_no_qt_and_no_vispy():
+    import subprocess
+    import sys
+
+    code = ("import sys, gpstoken_studio.main, gpstoken_studio.web.server, gpstoken_studio.web; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'PySide6', 'vispy', 'shiboken6'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_web_with_a_missing_root_is_a_one_line_error(tmp_path, capsys):
+    from gpstoken_studio.main import main
+
+    assert main(["--web", "--engine", "fit", "--port", "0", "--root", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"gpstoken-studio: --root {tmp_path / 'nowhere'}: not a folder"
