@@ -57,7 +57,7 @@ def make_studio(qtbot, tmp_path, monkeypatch):
 
 def wait_idle(win, timeout: float = 60.0) -> None:
     """Wait until no engine work is requested, queued, running or undelivered."""
-    assert win.pipeline.wait_idle(timeout), "the pipeline did not go idle"
+    assert win.wait_idle(timeout), "the pipeline did not go idle"
 
 
 def canvas_point(win, point_xy) -> "QPoint":

@@ -36,19 +36,16 @@ def engines(args) -> list[tuple[str, object, int]]:
     return out
 
 
-def run_pipeline(app, engine, tokens: int, steps: int) -> dict[str, float]:
-    from PySide6.QtCore import QObject
-
+def run_pipeline(engine, tokens: int, steps: int) -> dict[str, float]:
     from gpstoken.io.images import load_image
-    from gpstoken_studio.jobs import JobScheduler
     from gpstoken_studio.model import Document, Settings
     from gpstoken_studio.model.commands import move_tokens
-    from gpstoken_studio.pipeline import Pipeline
+    from gpstoken_studio.session.jobs import JobScheduler
+    from gpstoken_studio.session.pipeline import Pipeline
 
     doc = Document(load_image(GOLDEN / "astronaut.png"), Settings(tokens_per_tile=tokens, fit_steps=steps))
-    parent = QObject()
-    scheduler = JobScheduler(parent)
-    pipeline = Pipeline(scheduler, engine, parent)
+    scheduler = JobScheduler()
+    pipeline = Pipeline(scheduler, engine)
     pipeline.set_document(doc)
     assert pipeline.wait_idle(600)
     centers = doc.plane.centers(doc.layout.geometry())
@@ -68,7 +65,7 @@ def run_pipeline(app, engine, tokens: int, steps: int) -> dict[str, float]:
             stages = [("first", True), ("full", False)] if final else [("fast", False)]
             for key, partial_ok in stages:
                 while not arrived(revision, "full" if final else "fast", partial_ok):
-                    app.processEvents()
+                    scheduler.drain()
                     time.sleep(0.0005)
                 times[key].append(time.perf_counter() - t0)
             assert pipeline.wait_idle(600)
@@ -117,16 +114,13 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    from PySide6.QtCore import QCoreApplication
-
-    app = QCoreApplication.instance() or QCoreApplication([])
     print(f"256x256 astronaut, torch threads {args.threads}, full path = {args.steps} fit steps (fit engine); "
           f"median of {REPEATS}; load avg {os.getloadavg()[0]:.1f}")
     print(f"{'engine':<34} {'tokens':>6} {'cold full':>10} {'fast':>8} {'full':>8} {'e2e fast':>9} "
           f"{'e2e 1st':>8} {'e2e full':>9} {'full/fast':>10}")
     for name, engine, tokens in engines(args):
         only = engine_only(engine, tokens, args.steps)
-        e2e = run_pipeline(app, engine, tokens, args.steps)
+        e2e = run_pipeline(engine, tokens, args.steps)
         print(f"{name:<34} {tokens:>6} {only['cold']:>9.0f}m {only['fast']:>7.1f}m {only['full']:>7.0f}m "
               f"{e2e['fast']:>8.1f}m {e2e['first']:>7.0f}m {e2e['full']:>8.0f}m {e2e['full'] / e2e['fast']:>10.1f}")
     print("(m = milliseconds; e2e = edit pushed -> result on the document, through the worker thread;\n"

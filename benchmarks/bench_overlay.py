@@ -142,7 +142,7 @@ def editor_canvas_table(image: Path = ROOT / "tests" / "golden" / "rocket512.png
     win.confirm_close = False
     win.resize(1200, 760)
     win.show()
-    assert win.open_path(image) and win.pipeline.wait_idle(600)
+    assert win.open_path(image) and win.wait_idle(600)
     doc, canvas = win.document, win.canvas.canvas
     values = doc.bias.values()
     stamp(values, (200.0, 200.0), 60.0)

@@ -23,7 +23,7 @@ def main(out: Path = ROOT / "docs" / "editor.png") -> int:
                            tokens_per_tile=128, fit_steps=60, brush_radius=14.0)
     doc = win.document
     paint_stroke(app, win, [np.array([x, 88 + 14 * np.sin(x / 25)]) for x in np.linspace(70, 190, 25)])
-    win.pipeline.wait_idle(600)
+    win.wait_idle(600)
 
     centers = doc.plane.centers(doc.layout.geometry())
     nearest = lambda p: int(np.argmin(np.hypot(*(centers - np.asarray(p)).T)))  # noqa: E731
@@ -33,7 +33,7 @@ def main(out: Path = ROOT / "docs" / "editor.png") -> int:
     long = np.flatnonzero(e[:, 2] > 1.5 * e[:, 3])
     doc.layout.select([int(long[np.argmin(np.hypot(*(centers[long] - [200, 150]).T))])])
     win.pipeline.sweep((32, 64, 256, 512))
-    win.pipeline.wait_idle(900)
+    win.wait_idle(900)
     return save_window(app, win, out)
 
 
@@ -54,7 +54,7 @@ def open_editor(image: Path, size: tuple[int, int], timeout_s: float, **settings
     win.confirm_close = False
     win.resize(*size)
     win.show()
-    assert win.open_path(image) and win.pipeline.wait_idle(timeout_s)
+    assert win.open_path(image) and win.wait_idle(timeout_s)
     return app, win
 
 

@@ -203,7 +203,7 @@ def test_candidate_grid_shows_every_candidate_at_full_size_and_stages_the_clicke
     tokens = np.zeros((len(layout), 8), np.float32)
     images = [np.array(doc.image), 255 - doc.image, np.ascontiguousarray(doc.image[::-1])]
     for seed, image in enumerate(images):  # as a generation delivers them
-        panel._on_partial(None, Candidate(image, layout, tokens, GenerationSettings(seed=seed), seed))
+        panel.model._on_partial(None, Candidate(image, layout, tokens, GenerationSettings(seed=seed), seed))
     grid = panel.show_grid()
     qtbot.waitExposed(grid)
     assert grid.grid.count() == 3 and [grid.grid.item(i).text() for i in range(3)] == ["#1", "#2", "#3"]

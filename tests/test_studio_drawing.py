@@ -6,7 +6,7 @@ import torch
 
 from gpstoken_studio.testing import make_studio, wait_idle  # noqa: F401
 from gpstoken_studio.views.staging_view import StagingView
-from gpstoken_studio.widgets.window_actions import LAYERS
+from gpstoken_studio.session import LAYERS
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
 torch.set_num_threads(1)
@@ -21,7 +21,7 @@ def drawn_at(win, view, points_xy: np.ndarray) -> np.ndarray:
 
 
 def overlays_hidden(win) -> None:
-    for key, _, _ in LAYERS:
+    for key, _ in LAYERS:
         if win.layer_visible[key]:
             win.toggle_layer(key)
 

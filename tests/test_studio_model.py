@@ -146,12 +146,11 @@ def test_brush_stroke_raises_token_density_under_it_at_a_fixed_count(doc):
     assert doc.layout.state().equals(layout0)
 
 
-def test_token_count_updates_merge_into_one_step_and_undo_exactly(doc):
-    layout0, gesture = doc.layout.state(), object()
-    for n in (70, 90, 100):
-        doc.history.push(commands.set_token_count(doc, n, final=False, merge_id=gesture))
-    doc.history.push(commands.set_token_count(doc, 100, final=True, merge_id=gesture))
+def test_a_token_count_is_one_composite_step_and_undoes_exactly(doc):
+    layout0 = doc.layout.state()
+    doc.history.push(commands.set_token_count(doc, 100))
     assert len(doc.history) == 1 and len(doc.layout) == 100 and doc.settings.tokens_per_tile == 100
+    assert [type(part).__name__ for part in doc.history._stack[0][0].parts] == ["ChangeSettings", "ReplaceLayout"]
     doc.history.undo()
     assert doc.settings.tokens_per_tile == 64 and doc.layout.state().equals(layout0)
 
@@ -335,9 +334,23 @@ def test_a_live_preview_layout_is_not_an_edit(doc):
     start, revision = doc.layout.state(), doc.revision
     changes = []
     doc.layout.changed.connect(lambda ch: changes.append((ch.action, ch.final)))
-    doc.preview_layout(doc.partition(tokens_per_tile=80))
+    doc.preview(commands.replace_layout(doc, doc.partition(tokens_per_tile=80), "Preview"))
     assert len(doc.layout) == 80 and changes == [("replace", False)] and doc.revision == revision + 1
     assert len(doc.history) == 0 and not start.equals(doc.layout.state())
+    assert doc.committed_layout().equals(start)
+    doc.cancel_preview()
+    assert doc.layout.state().equals(start) and changes[-1] == ("replace", True)
+
+
+def test_an_edit_recorded_after_its_previews_undoes_to_where_the_previews_began(doc):
+    start = doc.layout.state()
+    for n in (70, 90):
+        doc.request_relayout("Token count", settings={"tokens_per_tile": n}, preview=True)
+    assert len(doc.layout) == 90 and doc.settings.tokens_per_tile == 64 and len(doc.history) == 0
+    doc.request_relayout("Token count", settings={"tokens_per_tile": 100})
+    assert len(doc.history) == 1 and len(doc.layout) == 100 and doc.settings.tokens_per_tile == 100
+    doc.history.undo()
+    assert doc.settings.tokens_per_tile == 64 and doc.layout.state().equals(start)
 
 
 def test_a_repartition_keeps_the_locks_of_regions_it_leaves_unchanged(doc):

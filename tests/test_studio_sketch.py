@@ -108,6 +108,7 @@ def test_painted_density_is_a_second_way_to_sketch(make_studio, qtbot):
     win = make_studio(image=None)
     panel = win.show_generate()
     doc = panel.new_density_canvas()
+    wait_idle(win)  # the canvas's partition is computed on the worker
     assert doc.sketch and len(doc.layout) == 128 and win.interaction.mode == Mode.BRUSH
     before = doc.layout.state()
     drag(qtbot, win.canvas.native, canvas_point(win, (20, 40)), canvas_point(win, (110, 40)), steps=12)

@@ -50,11 +50,11 @@ def test_undoing_lambda_keeps_a_later_token_count(camera):
     assert (doc.settings.tokens_per_tile, doc.settings.lam) == (32, 2.5)
 
 
-def test_merged_token_count_steps_undo_to_the_gesture_start(camera):
+def test_previewed_token_counts_undo_to_the_gesture_start(camera):
     doc = new_doc(camera)
-    gesture = object()
-    for n in (40, 44, 48):
-        doc.history.push(commands.set_token_count(doc, n, final=n == 48, merge_id=gesture))
+    for n in (40, 44):
+        doc.request_relayout("Token count", settings={"tokens_per_tile": n}, preview=True)
+    doc.request_relayout("Token count", settings={"tokens_per_tile": 48})
     doc.update_settings(fit_steps=9)
     assert len(doc.history) == 1
     doc.history.undo()

@@ -1,8 +1,11 @@
 """Edit commands: each keeps both sides of its change, so undo is bit-exact.
 
-``do`` re-emits with the command's ``final`` flag (False for the updates of a drag in progress,
-which ``History`` merges by ``merge_id``); ``undo`` always emits ``final=True``. Factory functions
-below read the document, snapshot what they need and return a command; ``History.push`` runs it.
+``do(doc, final)`` applies the change; an edit in progress (a drag, a stroke, a slider held) shows it
+with ``Document.preview`` (``final=False``: the fast path, no history), and the command that ends the
+edit is pushed once (``final=True``), so an undo step is always one whole edit. ``undo`` emits
+``final=True``. Edits made of several changes (a token count and the re-partition it causes) are one
+``Composite``. Factory functions below read the document, snapshot what they need and return a command;
+``History.push`` runs it.
 """
 from __future__ import annotations
 
@@ -12,19 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .bias import Box
-from .layout import LOCK_GEOMETRY, LayoutState
+from .layout import LOCK_GEOMETRY, LayoutState, carry_locks
 from .result import Result
 
 if TYPE_CHECKING:
     from .document import Document
-
-
-@dataclass(frozen=True)
-class Relayout:
-    """A whole-layout swap that rides along with a setting or bias change."""
-
-    before: LayoutState
-    after: LayoutState
 
 
 @dataclass(frozen=True)
@@ -34,20 +29,13 @@ class SetGeometry:
     indices: np.ndarray
     before: LayoutState
     after: LayoutState
-    final: bool = True
-    merge_id: object = None
     name: str = "Edit Gaussians"
 
-    def do(self, doc: "Document") -> None:
-        doc.layout.set_rows(self.indices, self.after, final=self.final)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        doc.layout.set_rows(self.indices, self.after, final=final)
 
     def undo(self, doc: "Document") -> None:
         doc.layout.set_rows(self.indices, self.before)
-
-    def merged(self, newer) -> "SetGeometry | None":
-        if type(newer) is type(self) and np.array_equal(newer.indices, self.indices):
-            return replace(newer, before=self.before)
-        return None
 
 
 class MoveTokens(SetGeometry):
@@ -60,26 +48,23 @@ class ReshapeToken(SetGeometry):
 
 @dataclass(frozen=True)
 class AddToken:
-    """Append one Gaussian at row ``index``; the drag that sizes it merges in as SetGeometry updates."""
+    """Append one Gaussian at row ``index`` (a preview of the drag that sizes it may have appended it already)."""
 
     index: int
     row: LayoutState
-    final: bool = True
-    merge_id: object = None
     name: str = "Add Gaussian"
 
-    def do(self, doc: "Document") -> None:
-        if len(doc.layout) != self.index:
-            raise RuntimeError(f"AddToken expects {self.index} rows, the layout has {len(doc.layout)}")
-        doc.layout.append(self.row, final=self.final)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        n = len(doc.layout)
+        if n == self.index:
+            doc.layout.append(self.row, final=final)
+        elif n == self.index + 1:  # the previewed row is there: set it
+            doc.layout.set_rows(np.array([self.index]), self.row, final=final)
+        else:
+            raise RuntimeError(f"AddToken expects {self.index} rows, the layout has {n}")
 
     def undo(self, doc: "Document") -> None:
         doc.layout.truncate(self.index)
-
-    def merged(self, newer) -> "AddToken | None":
-        if isinstance(newer, SetGeometry) and newer.indices.tolist() == [self.index]:
-            return replace(self, row=newer.after, final=newer.final)
-        return None
 
 
 @dataclass(frozen=True)
@@ -87,10 +72,9 @@ class DeleteTokens:
     """Soft-delete rows (their ``deleted`` bit); row indices never shift."""
 
     indices: np.ndarray
-    merge_id: object = None
     name: str = "Delete Gaussians"
 
-    def do(self, doc: "Document") -> None:
+    def do(self, doc: "Document", final: bool = True) -> None:
         doc.layout.set_rows(self.indices, self._rows(doc, True), action="deleted")
 
     def undo(self, doc: "Document") -> None:
@@ -100,9 +84,6 @@ class DeleteTokens:
         rows = doc.layout.rows(self.indices)
         return replace(rows, deleted=np.full(len(self.indices), deleted))
 
-    def merged(self, newer) -> None:
-        return None
-
 
 @dataclass(frozen=True)
 class SetLocks:
@@ -111,10 +92,9 @@ class SetLocks:
     indices: np.ndarray
     before: np.ndarray  # uint8 [K]
     after: np.ndarray
-    merge_id: object = None
     name: str = "Lock"
 
-    def do(self, doc: "Document") -> None:
+    def do(self, doc: "Document", final: bool = True) -> None:
         self._apply(doc, self.after)
 
     def undo(self, doc: "Document") -> None:
@@ -124,40 +104,26 @@ class SetLocks:
         rows = doc.layout.rows(self.indices)
         doc.layout.set_rows(self.indices, replace(rows, locks=bits.copy()), action="locks")
 
-    def merged(self, newer) -> None:
-        return None
-
 
 @dataclass(frozen=True)
 class PaintBias:
-    """One brush stroke: the bias pixels of ``box`` before and after, plus the re-partition it caused."""
+    """The bias pixels of ``box`` before and after one brush stroke."""
 
     box: Box
     before: np.ndarray
     after: np.ndarray
-    relayout: Relayout | None = None
-    final: bool = True
-    merge_id: object = None
     name: str = "Paint density"
 
-    def do(self, doc: "Document") -> None:
-        doc.bias.set_patch(self.box, self.after, final=self.final)
-        if self.relayout is not None:
-            doc.layout.replace(self.relayout.after, final=self.final)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        doc.bias.set_patch(self.box, self.after, final=final)
 
     def undo(self, doc: "Document") -> None:
         doc.bias.set_patch(self.box, self.before)
-        if self.relayout is not None:
-            doc.layout.replace(self.relayout.before)
-
-    def merged(self, newer) -> "PaintBias | None":
-        # a stroke's updates are all taken against the stroke's start, so the newest covers them all
-        return newer if isinstance(newer, PaintBias) else None
 
 
 @dataclass(frozen=True)
 class ChangeSettings:
-    """Change saved settings (token count, lambda), with the re-partition they cause.
+    """Change saved settings (token count, lambda).
 
     ``before`` and ``after`` hold only the fields this step changes, so undoing it keeps every later
     change of other settings (engine, fit steps, brush).
@@ -165,77 +131,44 @@ class ChangeSettings:
 
     before: dict
     after: dict
-    relayout: Relayout | None = None
-    final: bool = True
-    merge_id: object = None
     name: str = "Change settings"
 
-    def do(self, doc: "Document") -> None:
-        doc.update_settings(final=self.final, **self.after)
-        if self.relayout is not None:
-            doc.layout.replace(self.relayout.after, final=self.final)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        doc.update_settings(final=final, **self.after)
 
     def undo(self, doc: "Document") -> None:
         doc.update_settings(**self.before)
-        if self.relayout is not None:
-            doc.layout.replace(self.relayout.before)
-
-    def merged(self, newer) -> "ChangeSettings | None":
-        if type(newer) is not type(self):
-            return None
-        relayout = None
-        if self.relayout is not None and newer.relayout is not None:
-            relayout = Relayout(self.relayout.before, newer.relayout.after)
-        return replace(newer, before={**newer.before, **self.before}, relayout=relayout)
-
-
-class SetTokenCount(ChangeSettings):
-    """Tokens per tile: re-partitions, keeping the painted bias."""
-
-
-class SetLambda(ChangeSettings):
-    """The entropy exponent lambda: re-partitions, keeping the painted bias."""
 
 
 @dataclass(frozen=True)
 class ReplaceLayout:
-    """Swap the whole layout (re-partition now, or a layout loaded from a token file)."""
+    """Swap the whole layout (a re-partition, a calibration, a layout loaded from a token file)."""
 
-    relayout: Relayout
-    merge_id: object = None
+    before: LayoutState
+    after: LayoutState
     name: str = "Re-partition"
 
-    def do(self, doc: "Document") -> None:
-        doc.layout.replace(self.relayout.after)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        doc.layout.replace(self.after, final=final)
 
     def undo(self, doc: "Document") -> None:
-        doc.layout.replace(self.relayout.before)
-
-    def merged(self, newer) -> None:
-        return None
+        doc.layout.replace(self.before)
 
 
 @dataclass(frozen=True)
-class AcceptCandidate:
-    """A generated candidate becomes the document: its image and layout (undo brings back both)."""
+class SetImage:
+    """Swap the document's image (a generated candidate accepted)."""
 
-    before_image: np.ndarray
-    after_image: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
     before_sketch: bool
-    relayout: Relayout
-    merge_id: object = None
-    name: str = "Accept candidate"
+    name: str = "Set image"
 
-    def do(self, doc: "Document") -> None:
-        doc.set_image(self.after_image, sketch=False)
-        doc.layout.replace(self.relayout.after)
+    def do(self, doc: "Document", final: bool = True) -> None:
+        doc.set_image(self.after, sketch=False)
 
     def undo(self, doc: "Document") -> None:
-        doc.set_image(self.before_image, sketch=self.before_sketch)
-        doc.layout.replace(self.relayout.before)
-
-    def merged(self, newer) -> None:
-        return None
+        doc.set_image(self.before, sketch=self.before_sketch)
 
 
 @dataclass(frozen=True)
@@ -244,17 +177,29 @@ class InstallResult:
 
     before: Result
     after: Result
-    merge_id: object = None
     name: str = "Refine"
 
-    def do(self, doc: "Document") -> None:
+    def do(self, doc: "Document", final: bool = True) -> None:
         doc.set_result(self.after)
 
     def undo(self, doc: "Document") -> None:
         doc.set_result(self.before)
 
-    def merged(self, newer) -> None:
-        return None
+
+@dataclass(frozen=True)
+class Composite:
+    """Several changes as one undo step: done in order, undone in reverse."""
+
+    parts: tuple
+    name: str
+
+    def do(self, doc: "Document", final: bool = True) -> None:
+        for part in self.parts:
+            part.do(doc, final)
+
+    def undo(self, doc: "Document") -> None:
+        for part in reversed(self.parts):
+            part.undo(doc)
 
 
 # --- factories ----------------------------------------------------------------------------------
@@ -267,8 +212,7 @@ def movable(doc: "Document", indices: np.ndarray) -> np.ndarray:
     return idx[ok]
 
 
-def move_tokens(doc: "Document", origin: LayoutState, indices: np.ndarray, delta_px: np.ndarray, *,
-                final: bool = True, merge_id: object = None) -> MoveTokens:
+def move_tokens(doc: "Document", origin: LayoutState, indices: np.ndarray, delta_px: np.ndarray) -> MoveTokens:
     """Rows ``indices`` as they were in ``origin`` (rows snapshot), moved by ``delta_px``."""
     geometry = doc.plane.translate(origin.geometry, delta_px)
     shift = np.rint(np.asarray(delta_px, dtype=np.float64))
@@ -277,17 +221,18 @@ def move_tokens(doc: "Document", origin: LayoutState, indices: np.ndarray, delta
     regions = np.clip(regions, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.int32)
     tiles = doc.plane.tile_of(doc.plane.centers(geometry))
     after = replace(origin, geometry=geometry, regions=regions, tiles=tiles)
-    return MoveTokens(np.asarray(indices, np.int64), origin, after, final=final, merge_id=merge_id, name="Move")
+    return MoveTokens(np.asarray(indices, np.int64), origin, after, name="Move")
 
 
-def reshape_tokens(doc: "Document", indices: np.ndarray, geometry: np.ndarray, *, final: bool = True,
-                   merge_id: object = None, name: str = "Reshape") -> ReshapeToken:
-    """Rows ``indices`` with new ``geometry [K, 5]``; their regions follow the new extents."""
+def reshape_tokens(doc: "Document", indices: np.ndarray, geometry: np.ndarray, *, name: str = "Reshape",
+                   before: LayoutState | None = None) -> ReshapeToken:
+    """Rows ``indices`` with new ``geometry [K, 5]``; their regions follow the new extents. ``before``: the rows
+    as the edit found them (default: as they are now)."""
     idx = np.asarray(indices, dtype=np.int64)
-    before = doc.layout.rows(idx)
+    before = doc.layout.rows(idx) if before is None else before
     g = np.asarray(geometry, np.float32).reshape(len(idx), 5)
     after = replace(before, geometry=g, regions=doc.plane.boxes(g), tiles=doc.plane.tile_of(doc.plane.centers(g)))
-    return ReshapeToken(idx, before, after, final=final, merge_id=merge_id, name=name)
+    return ReshapeToken(idx, before, after, name=name)
 
 
 def new_row(doc: "Document", geometry: np.ndarray) -> LayoutState:
@@ -310,31 +255,40 @@ def set_locks(doc: "Document", indices: np.ndarray, bits: int, on: bool) -> SetL
     return SetLocks(idx, before, after.astype(np.uint8), name="Lock" if on else "Unlock")
 
 
-def set_token_count(doc: "Document", count: int, *, final: bool = True, merge_id: object = None) -> SetTokenCount:
-    return SetTokenCount({"tokens_per_tile": doc.settings.tokens_per_tile}, {"tokens_per_tile": int(count)},
-                         Relayout(doc.layout.state(), doc.partition(tokens_per_tile=int(count))),
-                         final=final, merge_id=merge_id, name="Token count")
+def relayout(doc: "Document", name: str, partition: LayoutState, settings: dict | None = None,
+             paint: PaintBias | None = None) -> Composite:
+    """One undo step: a brush stroke (``paint``) and/or a change of ``settings`` (token count, lambda), and the
+    layout they lead to, ``partition`` (a fresh partition; the locks of regions it shares carry over)."""
+    before = doc.committed_layout()
+    parts: list = [] if paint is None else [paint]
+    if settings:
+        parts.append(ChangeSettings({key: getattr(doc.settings, key) for key in settings}, dict(settings)))
+    parts.append(ReplaceLayout(before, carry_locks(before, partition)))
+    return Composite(tuple(parts), name)
 
 
-def set_lambda(doc: "Document", lam: float, *, final: bool = True, merge_id: object = None) -> SetLambda:
-    return SetLambda({"lam": doc.settings.lam}, {"lam": float(lam)},
-                     Relayout(doc.layout.state(), doc.partition(lam=float(lam))),
-                     final=final, merge_id=merge_id, name="Lambda")
+def set_token_count(doc: "Document", count: int) -> Composite:
+    """The token count and its re-partition, computed now (the session computes it on its worker instead)."""
+    return relayout(doc, "Token count", doc.partition(tokens_per_tile=int(count)), {"tokens_per_tile": int(count)})
 
 
-def repartition(doc: "Document") -> ReplaceLayout:
+def set_lambda(doc: "Document", lam: float) -> Composite:
+    return relayout(doc, "Lambda", doc.partition(lam=float(lam)), {"lam": float(lam)})
+
+
+def repartition(doc: "Document") -> Composite:
     """Drop layout edits: the partition of the current count, lambda and bias."""
-    return replace_layout(doc, doc.partition(), "Re-partition")
+    return relayout(doc, "Re-partition", doc.partition())
 
 
 def replace_layout(doc: "Document", state: LayoutState, name: str) -> ReplaceLayout:
     """Install ``state`` as the whole layout (a calibration, a sampled layout)."""
-    return ReplaceLayout(Relayout(doc.layout.state(), state), name=name)
+    return ReplaceLayout(doc.committed_layout(), state, name=name)
 
 
-def accept_candidate(doc: "Document", image: np.ndarray, layout: LayoutState) -> AcceptCandidate:
-    return AcceptCandidate(np.array(doc.image), np.array(image, np.uint8), doc.sketch,
-                           Relayout(doc.layout.state(), layout))
+def accept_candidate(doc: "Document", image: np.ndarray, layout: LayoutState) -> Composite:
+    return Composite((SetImage(np.array(doc.image), np.array(image, np.uint8), doc.sketch),
+                      ReplaceLayout(doc.committed_layout(), layout)), "Accept candidate")
 
 
 def install_result(before: Result, after: Result) -> InstallResult:

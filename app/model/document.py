@@ -1,19 +1,36 @@
 """The document: an image, its token layout, painted bias, settings, engine result and history."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from psygnal import Signal, SignalGroup
 
+from . import commands
 from .bias import BiasMap
 from .history import History
-from .layout import LayoutState, TokenLayout, carry_locks
+from .layout import LayoutState, TokenLayout
 from .partitioning import LayoutSource
 from .plane import Plane
 from .result import Result
 from .settings import Settings
+
+
+@dataclass(frozen=True)
+class RelayoutRequest:
+    """A re-partition to compute, then ``build(partition)`` -> the command to push (or to preview)."""
+
+    settings: dict  # changes of tokens_per_tile / lam over the settings the edit starts from
+    bias: np.ndarray | None  # in the partition's units
+    build: Callable[[LayoutState], object]
+    preview: bool = False
+
+    def compute(self, partitions: LayoutSource, settings: Settings) -> LayoutState:
+        """The partition of ``settings`` (with this request's changes) and the request's bias."""
+        s = replace(settings, **self.settings)
+        return partitions.layout(s.tokens_per_tile, s.lam, self.bias)
 
 
 class DocumentEvents(SignalGroup):
@@ -21,6 +38,7 @@ class DocumentEvents(SignalGroup):
     image = Signal(object)  # the new image array (an accepted generated candidate, or its undo)
     result = Signal(object)  # Result | None
     revision = Signal(int)
+    relayout = Signal(object)  # RelayoutRequest: the session computes it on its worker
 
 
 class Document:
@@ -44,6 +62,7 @@ class Document:
         self.bias = BiasMap(image.shape[:2], bias)
         self.partitions = LayoutSource(image, self.plane, self._settings.min_size)
         self.result: Result | None = None
+        self._committed: LayoutState | None = None  # the layout as history knows it, while a preview shows another
         self.revision = 0
         self.events = DocumentEvents()
         self.history = History(self)
@@ -88,25 +107,55 @@ class Document:
         return None if not v.any() else v * np.float32(self._settings.bias_gain)
 
     def partition(self, tokens_per_tile: int | None = None, lam: float | None = None,
-                  bias: np.ndarray | None = None, locks_from: LayoutState | None = None) -> LayoutState:
-        """A fresh partition with the current (or given) count, lambda and painted bias; regions it shares
-        with ``locks_from`` (default: the current layout) keep their locks."""
+                  bias: np.ndarray | None = None) -> LayoutState:
+        """A fresh partition with the current (or given) count, lambda and painted map ``bias`` (computed now)."""
         s = self._settings
-        state = self.partitions.layout(
+        return self.partitions.layout(
             s.tokens_per_tile if tokens_per_tile is None else tokens_per_tile,
             s.lam if lam is None else lam,
             self.bias_for_partition(bias),
         )
-        return carry_locks(self.layout.state() if locks_from is None else locks_from, state)
 
-    def preview_layout(self, state: LayoutState) -> None:
-        """Show a layout computed for an edit still in progress (a brush stroke's live re-partition).
+    def request_relayout(self, name: str, *, settings: dict | None = None, bias: np.ndarray | None = None,
+                         paint=None, preview: bool = False) -> None:
+        """Re-partition with ``settings`` changes (token count, lambda) and the painted map ``bias`` (default: the
+        current one), then push one undo step (``paint``, the settings, the layout) or show it as a preview.
 
-        Not an edit: the command that ends the edit records the layout it ends with and the one it
-        started from, so undo never sees a preview.
+        The session computes the partition on its worker and commits in request order; a document nobody
+        listens to (scripts, tests) computes it now.
         """
-        self.layout.replace(state, final=False)
+        kept = None if preview else settings  # a preview shows the layout; the settings change when it is recorded
+        request = RelayoutRequest(dict(settings or {}), self.bias_for_partition(bias),
+                                  lambda state: commands.relayout(self, name, state, kept, paint), preview)
+        if len(self.events.relayout):
+            self.events.relayout.emit(request)
+            return
+        command = request.build(request.compute(self.partitions, self._settings))
+        self.preview(command) if preview else self.history.push(command)
+
+    def preview(self, command) -> None:
+        """Show ``command``'s change for an edit still in progress (``final=False``: the fast path), without a
+        history step: the command that ends the edit records it once, from ``committed_layout``."""
+        if self._committed is None:
+            self._committed = self.layout.state()
+        command.do(self, final=False)
         self.bump_revision()
+
+    def committed_layout(self) -> LayoutState:
+        """The layout as the history knows it (before any preview)."""
+        return self.layout.state() if self._committed is None else self._committed
+
+    def cancel_preview(self) -> None:
+        """Drop a preview that nothing will record (a slider released where it started): the committed layout
+        comes back."""
+        if self._committed is not None:
+            self.layout.replace(self._committed)
+            self._committed = None
+            self.bump_revision()
+
+    def end_preview(self) -> None:
+        """A command was pushed: what it shows is committed (History calls this)."""
+        self._committed = None
 
     def reset_layout(self, state: LayoutState) -> None:
         """Install a layout that is not an edit (the first partition of a new image); clears history."""

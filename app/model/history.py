@@ -1,9 +1,8 @@
-"""Undo/redo: a list of commands and a cursor; consecutive drag updates merge into one step.
+"""Undo/redo: a list of commands and a cursor; one command is one whole edit.
 
-``push`` runs ``cmd.do(doc)`` first (a raise leaves history untouched), then either merges the
-command into the top one (same non-None ``merge_id``, nothing undone since) or drops the redo tail
-and appends it, dropping the oldest steps beyond the document's ``settings.undo_depth``. Every push,
-undo and redo bumps the document revision.
+``push`` runs ``cmd.do(doc)`` first (a raise leaves history untouched), ends any preview of the edit
+(``Document.preview``), drops the redo tail and appends the command, dropping the oldest steps beyond
+the document's ``settings.undo_depth``. Every push, undo and redo bumps the document revision.
 """
 from __future__ import annotations
 
@@ -18,13 +17,10 @@ if TYPE_CHECKING:
 
 class Command(Protocol):
     name: str
-    merge_id: object
 
-    def do(self, doc: "Document") -> None: ...
+    def do(self, doc: "Document", final: bool = True) -> None: ...
 
     def undo(self, doc: "Document") -> None: ...
-
-    def merged(self, newer: "Command") -> "Command | None": ...
 
 
 _versions = itertools.count(1)
@@ -43,17 +39,11 @@ class History:
 
     def push(self, cmd: Command) -> None:
         cmd.do(self._doc)
-        top = self._stack[self._cursor - 1][0] if self._cursor == len(self._stack) and self._cursor else None
-        merged = None
-        if top is not None and cmd.merge_id is not None and top.merge_id == cmd.merge_id:
-            merged = top.merged(cmd)
-        if merged is not None:
-            self._stack[self._cursor - 1] = (merged, next(_versions))
-        else:
-            del self._stack[self._cursor:]
-            self._stack.append((cmd, next(_versions)))
-            del self._stack[:max(0, len(self._stack) - self._doc.settings.undo_depth)]
-            self._cursor = len(self._stack)
+        self._doc.end_preview()
+        del self._stack[self._cursor:]
+        self._stack.append((cmd, next(_versions)))
+        del self._stack[:max(0, len(self._stack) - self._doc.settings.undo_depth)]
+        self._cursor = len(self._stack)
         self._doc.bump_revision()
         self.changed.emit()
 

@@ -1,8 +1,6 @@
 """Re-partitioning of one image for the document: cached partitioners, results as LayoutStates."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from gpstoken.tokens import merge_tiles
@@ -14,7 +12,8 @@ from .plane import Plane
 class LayoutSource:
     """Keeps a ``gpstoken.Partitioner`` per lambda, so a new count or bias re-uses cached entropies.
 
-    Thread-safe: the first (slow) partition of an image may run on a worker while the GUI waits.
+    Not thread-safe, and needs not be: in the editor every re-partition runs on the session's one worker
+    (``Pipeline``); scripts call it on their own thread.
     """
 
     def __init__(self, image: np.ndarray, plane: Plane, min_size: int = 8) -> None:
@@ -22,12 +21,10 @@ class LayoutSource:
         self._plane = plane
         self._min_size = min_size
         self._partitioners: dict[float, object] = {}
-        self._lock = threading.Lock()
 
     def layout(self, tokens_per_tile: int, lam: float, bias_px: np.ndarray | None = None) -> LayoutState:
         """The entropy partition as layout rows: geometry merged over the plane, regions in plane pixels."""
-        with self._lock:
-            p = self._partitioner(float(lam)).partition(int(tokens_per_tile), bias=bias_px)
+        p = self._partitioner(float(lam)).partition(int(tokens_per_tile), bias=bias_px)
         tiles = self._plane.num_tiles
         g = np.asarray(p.g_init, dtype=np.float32).reshape(tiles, -1, 5)
         n = g.shape[1]

@@ -35,10 +35,9 @@ class SplitRegion:
     before: LayoutState  # row ``index`` as it was
     first: LayoutState
     second: LayoutState
-    merge_id: object = None
     name: str = "Split region"
 
-    def do(self, doc: "Document") -> None:
+    def do(self, doc: "Document", final: bool = True) -> None:
         if len(doc.layout) != self.length:
             raise RuntimeError(f"SplitRegion expects {self.length} rows, the layout has {len(doc.layout)}")
         doc.layout.set_rows(np.array([self.index]), self.first)
@@ -48,9 +47,6 @@ class SplitRegion:
         doc.layout.truncate(self.length)
         doc.layout.set_rows(np.array([self.index]), self.before)
 
-    def merged(self, newer) -> None:
-        return None
-
 
 @dataclass(frozen=True)
 class MergeRegions:
@@ -59,17 +55,13 @@ class MergeRegions:
     indices: np.ndarray
     before: LayoutState
     after: LayoutState
-    merge_id: object = None
     name: str = "Merge regions"
 
-    def do(self, doc: "Document") -> None:
+    def do(self, doc: "Document", final: bool = True) -> None:
         doc.layout.set_rows(self.indices, self.after, action="deleted")
 
     def undo(self, doc: "Document") -> None:
         doc.layout.set_rows(self.indices, self.before, action="deleted")
-
-    def merged(self, newer) -> None:
-        return None
 
 
 def halves(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,15 @@
-"""The job scheduler: engine work runs on one worker thread, never on the GUI thread.
+"""The job scheduler: engine work runs on one worker thread, never on the front-end's thread.
 
 - Every job is tagged with the document revision it was made from; the receiver drops stale results.
 - Latest wins: a submitted job replaces a pending job of the same kind (drags coalesce), and
   cancels the running job cooperatively when the running kind is in its ``supersedes`` set.
-- Jobs report progress and partial results; all public signals are emitted on the GUI thread
-  (the worker only queues events and wakes the scheduler through a queued signal).
+  A ``fifo`` job is a command in a queue: it never replaces nor is replaced, and runs in its turn.
+- Jobs report progress and partial results. The worker only queues events and calls ``wake``; the
+  front-end then calls ``drain()`` on its own thread, which emits every public signal there. Qt binds
+  ``wake`` to a queued signal, the browser to a next-tick callback; without one, ``wait_idle`` drains.
+- ``call_soon(fn)`` queues a call for the next drain: how the pipeline coalesces a burst of requests.
+
+Imports no Qt.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from psygnal import Signal
 
 from gpstoken.errors import Cancelled, GPSTokenError
 
@@ -32,6 +37,7 @@ class Job:
     run: Callable[["Job"], Any]
     supersedes: frozenset = frozenset()
     owner: object = None  # what the job is for (the document): receivers drop results of other owners
+    fifo: bool = False  # queued in order: never coalesced with other jobs of its kind
     id: int = field(default_factory=lambda: next(_ids))
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _events: "queue.Queue | None" = field(default=None, repr=False)
@@ -56,7 +62,19 @@ class Job:
             self._wake()
 
 
-class JobScheduler(QObject):
+def wait_until(done: Callable[[], bool], step: Callable[[], None], timeout: float) -> bool:
+    """Run ``step`` (a drain, or a turn of the front-end's event loop) until ``done()``; False on timeout.
+    Tests and scripts only: front-ends never wait."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        step()
+        if done():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+class JobScheduler:
     """Runs jobs one at a time on a daemon worker thread; the latest job of each kind wins."""
 
     finished = Signal(object, object)  # (job, value)
@@ -65,38 +83,35 @@ class JobScheduler(QObject):
     progress = Signal(object, float, str)  # (job, fraction, message)
     partial = Signal(object, object)  # (job, value)
     busy_changed = Signal(bool)
-    _wake = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+        self.wake = wake or (lambda: None)  # called from any thread when events wait for ``drain``
         self._lock = threading.Condition()
-        self._pending: dict[str, Job] = {}
-        self._order: list[str] = []
+        self._pending: dict[object, Job] = {}  # by kind, or by (kind, id) for fifo jobs
+        self._order: list[object] = []
         self._running: Job | None = None
         self._events: queue.Queue = queue.Queue()
         self._stopping = False
         self._busy = False
-        self._wake.connect(self._drain)
         self._thread = threading.Thread(target=self._loop, name="gpstoken-jobs", daemon=True)
         self._thread.start()
 
-    # --- GUI thread API -------------------------------------------------------------------------
+    # --- front-end thread API -------------------------------------------------------------------
 
     def submit(self, job: Job) -> Job:
         """Queue ``job``; it replaces a pending job of its kind and cancels superseded work."""
-        job._events, job._wake = self._events, self._wake.emit
+        job._events, job._wake = self._events, self._wake
+        key = (job.kind, job.id) if job.fifo else job.kind
         with self._lock:
-            old = self._pending.pop(job.kind, None)
-            if old is not None:
-                self._order.remove(job.kind)
-            for kind in list(self._pending):
-                if kind in job.supersedes:
-                    del self._pending[kind]
-                    self._order.remove(kind)
-            if self._running is not None and (self._running.kind in job.supersedes or self._running.kind == job.kind):
-                self._running.cancel()
-            self._pending[job.kind] = job
-            self._order.append(job.kind)
+            for old_key, old in list(self._pending.items()):
+                if old_key == key or (old.kind in job.supersedes and not old.fifo):
+                    del self._pending[old_key]
+                    self._order.remove(old_key)
+            running = self._running
+            if running is not None and not running.fifo and (running.kind in job.supersedes or running.kind == job.kind):
+                running.cancel()
+            self._pending[key] = job
+            self._order.append(key)
             self._lock.notify()
         self._set_busy(True)
         return job
@@ -107,6 +122,14 @@ class JobScheduler(QObject):
             self._order.clear()
             if self._running is not None:
                 self._running.cancel()
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on the front-end's thread at the next ``drain``."""
+        self._events.put(("call", None, fn))
+        self._wake()
+
+    def _wake(self) -> None:
+        self.wake()
 
     @property
     def idle(self) -> bool:
@@ -130,8 +153,8 @@ class JobScheduler(QObject):
                     self._lock.wait()
                 if self._stopping:
                     return
-                kind = self._order.pop(0)
-                job = self._pending.pop(kind)
+                key = self._order.pop(0)
+                job = self._pending.pop(key)
                 self._running = job
             job.started = time.perf_counter()
             try:
@@ -149,18 +172,20 @@ class JobScheduler(QObject):
             with self._lock:
                 self._running = None
             self._events.put((outcome[0], job, outcome[1]))
-            self._wake.emit()
+            self._wake()
 
-    # --- back on the GUI thread -----------------------------------------------------------------
+    # --- back on the front-end's thread ---------------------------------------------------------
 
-    @Slot()
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Deliver every queued event as signals (and queued calls) on the calling thread."""
         while True:
             try:
                 what, job, value = self._events.get_nowait()
             except queue.Empty:
                 break
-            if what == "progress":
+            if what == "call":
+                value()
+            elif what == "progress":
                 self.progress.emit(job, *value)
             elif what == "partial":
                 if not job.cancelled():

@@ -3,33 +3,39 @@
 During a drag (``final=False`` events) only the engine's fast path runs, coalesced (latest wins);
 on release (``final=True``) the full path runs and cancels whatever is stale. A result is applied
 only if it is still current: full results for exactly the document revision, fast results if they
-are newer than what is shown. A brush stroke re-partitions live: each painted step queues a
-re-partition with the bias so far (latest wins), whose layout is previewed while the stroke lasts.
-Nothing here blocks the GUI thread.
+are newer than what is shown.
+
+Every re-partition an edit asks for (``Document.request_relayout``: token count, lambda, a brush
+stroke, Re-partition) is computed here on the worker. Previews (a stroke in progress, a slider held)
+coalesce, latest wins; commits queue in order (fifo jobs) and each becomes one history step on the
+front-end's thread when it lands; a commit drops every preview asked for before it.
+Nothing here blocks the front-end's thread, and nothing here imports Qt.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from psygnal import Signal
 
 from gpstoken.partition import max_regions
 from gpstoken_studio.engines.base import EngineRequest, metrics_of
-from gpstoken_studio.jobs import Job, JobScheduler
+from gpstoken_studio.session.jobs import Job, JobScheduler, wait_until
 from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.commands import install_result
-from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange, carry_locks
+from gpstoken_studio.model.document import Document, RelayoutRequest
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange
 from gpstoken_studio.model.partitioning import LayoutSource
 from gpstoken_studio.model.rate_records import sweep_min_size
 from gpstoken_studio.model.result import Result, remap_result
 
-FAST, FULL, LAYOUT, SWEEP, RELAYOUT, REFINE = "fast", "full", "layout", "sweep", "relayout", "refine"
+FAST, FULL, LAYOUT, SWEEP, REFINE = "fast", "full", "layout", "sweep", "refine"
+PREVIEW_LAYOUT, COMMIT_LAYOUT = "preview-layout", "commit-layout"
 SWEEP_COUNTS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
-class Pipeline(QObject):
+class Pipeline:
     """Schedules engine work for one document at a time."""
 
     message = Signal(str)  # one-line status / error text
@@ -38,28 +44,24 @@ class Pipeline(QObject):
     full_failed = Signal(str)  # the full path of the current document raised (one-line message)
     sweep_point = Signal(object, int, int)  # Result of one count of a rate-quality sweep, its count, min size
 
-    def __init__(self, scheduler: JobScheduler, engine, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, scheduler: JobScheduler, engine) -> None:
         self.scheduler = scheduler
         self.engine = engine
         self.doc: Document | None = None
         self._last_full: Result | None = None  # warm start: the newest full result of this layout
         self._want: str | None = None
         self._engine_key: tuple | None = None
-        self._stroke_first: int | None = None  # id of the first live re-partition of the stroke in progress
-        self._stroke_start = None  # the layout when the stroke in progress began
+        self._relayouts: dict[int, RelayoutRequest] = {}  # re-partition jobs in flight, by job id
+        self._last_commit = 0  # id of the newest commit job: previews asked for before it are stale
         self._refining: Job | None = None  # the Refine job in flight, with the result it started from
         self._refine_from: Result | None = None
         self._refine_best: Result | None = None
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(0)
-        self._flush_timer.timeout.connect(self._flush)
+        self._flush_queued = False
         scheduler.finished.connect(self._on_finished)
         scheduler.partial.connect(self._on_partial)
         scheduler.failed.connect(self._on_failed)
         scheduler.progress.connect(self._on_progress)
-        scheduler.cancelled.connect(lambda job: self._refine_done(job, self._refine_best))
+        scheduler.cancelled.connect(self._on_cancelled)
 
     # --- wiring ---------------------------------------------------------------------------------
 
@@ -70,11 +72,12 @@ class Pipeline(QObject):
             self.doc.events.settings.disconnect(self._on_settings)
             self.doc.events.image.disconnect(self._on_image)
             self.doc.events.result.disconnect(self._on_result)
+            self.doc.events.relayout.disconnect(self._on_relayout)
         self.scheduler.cancel_all()
         self.doc = doc
         self._last_full = None
         self._want = None
-        self._stroke_first = None
+        self._relayouts.clear()
         if doc is None:
             return
         doc.layout.changed.connect(self._on_layout)
@@ -82,6 +85,7 @@ class Pipeline(QObject):
         doc.events.settings.connect(self._on_settings)
         doc.events.image.connect(self._on_image)
         doc.events.result.connect(self._on_result)
+        doc.events.relayout.connect(self._on_relayout)
         self._engine_key = (doc.settings.engine, doc.settings.fit_steps)
         if len(doc.layout):
             self.request(FULL)
@@ -113,18 +117,35 @@ class Pipeline(QObject):
         self.request(FULL)
 
     def _on_bias(self, change: BiasChange) -> None:
-        """A stroke in progress: re-partition with the bias painted so far on the worker (latest wins)."""
+        """A stroke in progress: preview the re-partition with the bias painted so far."""
+        if not change.final and len(self.doc.layout):
+            self.doc.request_relayout("Paint density", preview=True)
+
+    def _settings_in_flight(self) -> dict:
+        """The settings changes of commits not yet landed, in order: the next re-partition builds on them."""
+        changes: dict = {}
+        for request in self._relayouts.values():
+            if not request.preview:
+                changes.update(request.settings)
+        return changes
+
+    def drop_previews(self) -> None:
+        """Previews in flight will not be shown (the edit they were for ended without a change)."""
+        self._last_commit = max(self._relayouts, default=self._last_commit)
+
+    def _on_relayout(self, request: RelayoutRequest) -> None:
+        """Compute a re-partition on the worker: a preview (latest wins) or a commit (in order)."""
         doc = self.doc
-        if change.final or not len(doc.layout):
-            self._stroke_first = None  # the stroke's own command holds the final layout
-            return
-        if self._stroke_first is None:
-            self._stroke_start = doc.layout.state()  # the preview keeps the locks the stroke started with
-        s, bias, start = doc.settings, doc.bias_for_partition(), self._stroke_start
-        run = lambda j: carry_locks(start, doc.partitions.layout(s.tokens_per_tile, s.lam, bias))  # noqa: E731
-        job = self.scheduler.submit(Job(RELAYOUT, doc.revision, run, owner=doc))
-        if self._stroke_first is None:
-            self._stroke_first = job.id
+        settings = dataclasses.replace(doc.settings, **self._settings_in_flight())
+        run = lambda j: request.compute(doc.partitions, settings)  # noqa: E731
+        if request.preview:
+            job = Job(PREVIEW_LAYOUT, doc.revision, run, owner=doc)
+        else:
+            job = Job(COMMIT_LAYOUT, doc.revision, run, owner=doc, fifo=True,
+                      supersedes=frozenset({FAST, FULL, SWEEP, REFINE, PREVIEW_LAYOUT}))
+            self._last_commit = job.id
+        self._relayouts[job.id] = request
+        self.scheduler.submit(job)
 
     def _on_settings(self, settings, final: bool) -> None:
         key = (settings.engine, settings.fit_steps)
@@ -135,29 +156,22 @@ class Pipeline(QObject):
     @property
     def idle(self) -> bool:
         """Nothing requested, queued, running or undelivered."""
-        return self._want is None and not self._flush_timer.isActive() and self.scheduler.idle
+        return self._want is None and not self._flush_queued and self.scheduler.idle
 
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Process events until idle (tests and --screenshot only; the GUI never waits)."""
-        import time
-
-        from PySide6.QtCore import QCoreApplication
-
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            QCoreApplication.processEvents()
-            if self.idle:
-                return True
-            time.sleep(0.005)
-        return False
+    def wait_idle(self, timeout: float = 60.0, pump: Callable[[], None] | None = None) -> bool:
+        """Drain (or run ``pump``, a turn of the front-end's event loop) until idle (tests and scripts only)."""
+        return wait_until(lambda: self.idle, pump or self.scheduler.drain, timeout)
 
     def request(self, path: str) -> None:
-        """Ask for a fast or full run at the end of this event-loop turn (coalesces bursts)."""
+        """Ask for a fast or full run at the scheduler's next drain (coalesces bursts)."""
         if self._want != FULL:
             self._want = path
-        self._flush_timer.start()
+        if not self._flush_queued:
+            self._flush_queued = True
+            self.scheduler.call_soon(self._flush)
 
     def _flush(self) -> None:
+        self._flush_queued = False
         want, self._want = self._want, None
         doc = self.doc
         if want is None or doc is None or doc.sketch or not len(doc.layout):
@@ -294,6 +308,10 @@ class Pipeline(QObject):
         newer = shown is None or job.revision > shown.revision
         return newer and job.revision <= doc.revision
 
+    def _on_cancelled(self, job: Job) -> None:
+        self._relayouts.pop(job.id, None)
+        self._refine_done(job, self._refine_best)
+
     def _on_partial(self, job: Job, result: Result) -> None:
         if job.kind == REFINE:
             if job is self._refining and self._mine(job):
@@ -309,16 +327,17 @@ class Pipeline(QObject):
             self.doc.set_result(result)
 
     def _on_finished(self, job: Job, value) -> None:
+        request = self._relayouts.pop(job.id, None)
+        if request is not None:
+            if job.owner is self.doc and (job.kind == COMMIT_LAYOUT or job.id > self._last_commit):
+                command = request.build(value)
+                self.doc.history.push(command) if job.kind == COMMIT_LAYOUT else self.doc.preview(command)
+            return
         if job.kind == REFINE:
             self._refine_done(job, value)
             return
         if job.kind == SWEEP:
             self.message.emit("sweep finished")
-            return
-        if job.kind == RELAYOUT:
-            # jobs of one kind finish in the order they were queued: any that lands is the newest yet
-            if job.owner is self.doc and self._stroke_first is not None and job.id >= self._stroke_first:
-                self.doc.preview_layout(value)
             return
         if job.kind == LAYOUT:
             if job.owner is self.doc and not len(self.doc.layout):
@@ -338,6 +357,7 @@ class Pipeline(QObject):
             self.doc.set_result(value)
 
     def _on_failed(self, job: Job, message: str) -> None:
+        self._relayouts.pop(job.id, None)
         self._refine_done(job, None)
         if job.owner is self.doc:
             self.message.emit(f"{job.kind} failed: {message}")

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from gpstoken_studio.model.commands import AddToken, SetGeometry, new_row
+from gpstoken_studio.model.commands import AddToken, new_row
 from gpstoken_studio.tools.base import PointerEvent, ToolOverlay
 
 if TYPE_CHECKING:
@@ -15,17 +15,21 @@ DEFAULT_SIDE = 16.0  # plane pixels: the region side of a clicked-in Gaussian
 
 
 def add_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Iterator[None]:
+    """Previews the Gaussian as the drag sizes it; the release records one Add step."""
     index = len(doc.layout)
     start = event.position.copy()
-    merge_id = object()
-    first = new_row(doc, _gaussian(doc, start, start))
-    doc.history.push(AddToken(index, first, final=False, merge_id=merge_id))
+
+    def command() -> AddToken:
+        end = event.position if event.dragged() else start
+        return AddToken(index, new_row(doc, _gaussian(doc, start, end)))
+
+    doc.preview(command())
     doc.layout.select([index])
     yield
     while event.type == "move":
-        _update(doc, index, first, _gaussian(doc, start, event.position if event.dragged() else start), False, merge_id)
+        doc.preview(command())
         yield
-    _update(doc, index, first, _gaussian(doc, start, event.position if event.dragged() else start), True, merge_id)
+    doc.history.push(command())
 
 
 def _gaussian(doc: "Document", a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -33,7 +37,3 @@ def _gaussian(doc: "Document", a: np.ndarray, b: np.ndarray) -> np.ndarray:
         half = DEFAULT_SIDE / 2
         return doc.plane.gaussian_for_box((a[0] - half, a[1] - half, a[0] + half, a[1] + half))
     return doc.plane.gaussian_for_box((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])))
-
-
-def _update(doc: "Document", index: int, first, geometry: np.ndarray, final: bool, merge_id: object) -> None:
-    doc.history.push(SetGeometry(np.array([index]), first, new_row(doc, geometry), final=final, merge_id=merge_id))

@@ -1,14 +1,15 @@
 """BRUSH and ERASER: paint the density bias; the stroke re-partitions at the same token count.
 
-While painting, the pipeline previews live re-partitions (``Pipeline._on_bias``); the stroke's one
-command, pushed on release, holds the bias patch and the layouts before and after the stroke.
+While painting, the stroke is previewed (the bias so far; the session re-partitions it live on its
+worker); on release the document requests the stroke's re-partition, and the stroke with the layout it
+leads to becomes one undo step.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
 from gpstoken_studio.model.bias import stamp, stroke_points, union
-from gpstoken_studio.model.commands import PaintBias, Relayout
+from gpstoken_studio.model.commands import PaintBias
 from gpstoken_studio.tools.base import PointerEvent, ToolOverlay
 
 if TYPE_CHECKING:
@@ -16,22 +17,20 @@ if TYPE_CHECKING:
 
 
 def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase: bool = False) -> Iterator[None]:
-    """Each move paints dabs into a private copy and pushes one merged PaintBias update (final=False)."""
+    """Each move paints dabs into a private copy and previews the stroke so far."""
     s = doc.settings
     start = doc.bias.values()
-    start_layout = doc.layout.state()  # previews replace the layout during the stroke; undo returns here
     work = start.copy()
-    merge_id = object()
+    name = "Erase density" if erase else "Paint density"
     last = (float(event.position[0]), float(event.position[1]))
     box = stamp(work, last, s.brush_radius, s.brush_strength, erase)
 
-    def command(final: bool, relayout: Relayout | None = None) -> PaintBias:
+    def command() -> PaintBias:
         x0, y0, x1, y1 = box
-        return PaintBias(box, start[y0:y1, x0:x1].copy(), work[y0:y1, x0:x1].copy(), relayout, final, merge_id,
-                         "Erase density" if erase else "Paint density")
+        return PaintBias(box, start[y0:y1, x0:x1].copy(), work[y0:y1, x0:x1].copy(), name)
 
     if box is not None:
-        doc.history.push(command(False))
+        doc.preview(command())
     yield
     while event.type == "move":
         now = (float(event.position[0]), float(event.position[1]))
@@ -39,7 +38,7 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
             box = union(box, stamp(work, point, s.brush_radius, s.brush_strength, erase))
         last = now
         if box is not None:
-            doc.history.push(command(False))
+            doc.preview(command())
         yield
     now = (float(event.position[0]), float(event.position[1]))  # the release point ends the stroke
     if now != last:
@@ -47,8 +46,10 @@ def brush_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay, erase
             box = union(box, stamp(work, point, s.brush_radius, s.brush_strength, erase))
     if box is None:
         return
-    relayout = Relayout(start_layout, doc.partition(bias=work, locks_from=start_layout)) if len(doc.layout) else None
-    doc.history.push(command(True, relayout))
+    if len(doc.layout):
+        doc.request_relayout(name, bias=work, paint=command())
+    else:
+        doc.history.push(command())
 
 
 def eraser_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Iterator[None]:

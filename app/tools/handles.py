@@ -76,21 +76,24 @@ def dragged_geometry(doc: "Document", origin: np.ndarray, kind: str, start: np.n
 
 
 def handle_drag(doc: "Document", event: PointerEvent, row: int, kind: str) -> Iterator[None]:
-    """Previews each move with ``final=False`` updates, then commits ``final=True`` on release."""
-    origin = doc.layout.rows([row]).geometry
+    """Previews each move, then records the reshape once on release."""
+    before = doc.layout.rows([row])
+    origin = before.geometry
     start = event.position.copy()
-    merge_id = object()
-    pushed = False
+    moved = False
+
+    def command():
+        g = dragged_geometry(doc, origin, kind, start, event.position)
+        return reshape_tokens(doc, [row], g, name=_NAMES[kind], before=before)
+
     yield
     while event.type == "move":
-        if pushed or event.dragged():
-            g = dragged_geometry(doc, origin, kind, start, event.position)
-            doc.history.push(reshape_tokens(doc, [row], g, final=False, merge_id=merge_id, name=_NAMES[kind]))
-            pushed = True
+        if moved or event.dragged():
+            doc.preview(command())
+            moved = True
         yield
-    if pushed or event.dragged():
-        g = dragged_geometry(doc, origin, kind, start, event.position)
-        doc.history.push(reshape_tokens(doc, [row], g, final=True, merge_id=merge_id, name=_NAMES[kind]))
+    if moved or event.dragged():
+        doc.history.push(command())
 
 
 _NAMES = {"major": "Resize", "minor": "Resize", "rotate": "Rotate"}

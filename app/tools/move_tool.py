@@ -30,7 +30,7 @@ def move_drag(doc: "Document", event: PointerEvent, overlay: ToolOverlay) -> Ite
 
 
 def move_rows(doc: "Document", event: PointerEvent, rows: np.ndarray) -> Iterator[None]:
-    """Previews each move with ``final=False`` updates, then commits ``final=True`` on release."""
+    """Previews each move, then records the move once on release."""
     idx = movable(doc, rows)
     start = event.position.copy()
     yield
@@ -39,12 +39,11 @@ def move_rows(doc: "Document", event: PointerEvent, rows: np.ndarray) -> Iterato
             yield
         return
     origin = doc.layout.rows(idx)
-    merge_id = object()
-    pushed = False
+    moved = False
     while event.type == "move":
-        if pushed or event.dragged():
-            doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=False, merge_id=merge_id))
-            pushed = True
+        if moved or event.dragged():
+            doc.preview(move_tokens(doc, origin, idx, event.position - start))
+            moved = True
         yield
-    if pushed or event.dragged():  # vispy drops moves < 10 ms apart: a quick flick may only show its release
-        doc.history.push(move_tokens(doc, origin, idx, event.position - start, final=True, merge_id=merge_id))
+    if moved or event.dragged():  # vispy drops moves < 10 ms apart: a quick flick may only show its release
+        doc.history.push(move_tokens(doc, origin, idx, event.position - start))

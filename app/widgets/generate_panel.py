@@ -1,43 +1,33 @@
-"""The Generate dock: sketch or sample a layout, calibrate it, generate textures for it with the
-texture generator, and stage the candidates (accept one into the document, or discard them).
+"""The Generate dock: the Qt front-end of the session's generation (``session.generation``): generator
+files, layout sketching and calibration, texture generation and the staging strip.
 
-Model work runs on the panel's own job scheduler (a second worker thread, so the live pipeline keeps
-running); layout changes are commands on the document, so sampling, calibrating and accepting all undo.
+The panel writes its form into the model before each action and shows what the model's events say; the
+candidates, the job and the ghost belong to the model.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSignalBlocker, QSize
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from gpstoken.errors import GPSTokenError
-from gpstoken.generate.model_sets import bundled_set_names, load_model_set
+from gpstoken.generate.model_sets import bundled_set_names
 from gpstoken.generate.samplers import METHODS
-from gpstoken_studio.engines.generation import (Candidate, GenerationSettings, Generators, Preview,
-                                                SketchCalibration, is_calibrated)
-from gpstoken_studio.jobs import Job, JobScheduler
-from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LayoutState
-from gpstoken_studio.model.result import Result
+from gpstoken_studio.session.generation import FILLS, TINY_SET
 from gpstoken_studio.views.staging_view import StagingView
 from gpstoken_studio.widgets.image_grid import to_pixmap
 
 if TYPE_CHECKING:
     from gpstoken_studio.widgets.main_window import MainWindow
 
-GENERATE, SAMPLE_LAYOUT, CALIBRATE = "generate", "sample-layout", "calibrate"
-FILLS = {"layout model": "model", "sketch outlines": "density"}  # what fills the layout around a kept sketch
-BLANK_GREY = 128
 THUMB = 96
 SAFETENSORS = "Generator files (*.safetensors);;All files (*)"
-TINY_SET = "tiny"  # the bundled generators of the default tokenizer
 
 
 class GeneratePanel(QWidget):
@@ -46,24 +36,41 @@ class GeneratePanel(QWidget):
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
         self.window = window
-        self.paths: dict[str, str | None] = {"texture": None, "texture_config": None, "layout": None}
-        self.generators: Generators | None = None
-        self.candidates: list[Candidate] = []
-        self.job: Job | None = None
-        self._count = 1  # candidates of the running generation
-        self._numbered = 0  # candidates generated in this panel (their "#n" labels)
+        self.model = window.session.generation
         self.staging = StagingView(window.canvas)
-        # a worker of its own: edits keep their live reconstruction while a generation runs
-        self.scheduler = JobScheduler(self)
         self._build()
-        self.scheduler.partial.connect(self._on_partial)
-        self.scheduler.finished.connect(self._on_finished)
-        self.scheduler.failed.connect(self._on_failed)
-        self.scheduler.progress.connect(self._on_progress)
-        self.scheduler.cancelled.connect(self._done)
-        window.document_changed.connect(self._on_document)
-        self.load_models()
-        self._sync()
+        events = self.model.events
+        events.models.connect(self._on_models)
+        events.candidates.connect(self._on_candidates)
+        events.staged.connect(self._on_staged)
+        events.ghost.connect(self._on_ghost)
+        events.running.connect(lambda _running: self._sync())
+        events.progress.connect(self._on_progress)
+        events.message.connect(lambda message: self.status.setText(message))
+        window.document_changed.connect(lambda _doc: self._sync())
+        if self.model.generators is None:
+            self.load_models()
+        else:
+            self._on_models(self.model.generators)
+        self._on_candidates(self.model.candidates)
+
+    # --- the model's state --------------------------------------------------------------------------
+
+    @property
+    def generators(self):
+        return self.model.generators
+
+    @property
+    def candidates(self):
+        return self.model.candidates
+
+    @property
+    def job(self):
+        return self.model.job
+
+    @property
+    def scheduler(self):
+        return self.model.scheduler
 
     # --- widgets --------------------------------------------------------------------------------
 
@@ -175,63 +182,46 @@ class GeneratePanel(QWidget):
         return row
 
     def say(self, message: str) -> None:
-        self.status.setText(message)
-        self.window.status.set_message(message)
+        self.model.say(message)
 
     def _sync(self) -> None:
-        running = self.job is not None
-        ready = self.generators is not None
+        running = self.model.running
+        ready = self.model.generators is not None
         for w in (self.sample, self.generate_button, self.blank, self.paint, self.from_image, self.calibrate_button):
             w.setEnabled(ready and not running)
         self.cancel.setEnabled(running)
         chosen = self.strip.currentRow() >= 0
         self.accept_button.setEnabled(chosen and not running)
         self.discard_button.setEnabled(chosen)
-        self.discard_all.setEnabled(bool(self.candidates))
+        self.discard_all.setEnabled(bool(self.model.candidates))
+
+    def _write_form(self) -> None:
+        """The widgets' values into the model's form (read by every model action)."""
+        f = self.model.form
+        f.label, f.fill, f.layout_seed = max(self.label.currentIndex(), 0), self.fill.currentText(), self.layout_seed.value()
+        f.sampler, f.steps, f.cfg_scale = self.sampler.currentText(), self.steps.value(), self.cfg.value()
+        f.seed, f.count, f.keep = self.seed.value(), self.count.value(), self.keep.isChecked()
 
     # --- models ---------------------------------------------------------------------------------
 
     def use_set(self, name: str) -> bool:
-        """Use a bundled model set: ``tiny`` (the default tokenizer's generators) or one with its own
-        tokenizer and class names (``emoji``)."""
-        if name == TINY_SET:
-            return self.load_models()
-        try:
-            model_set = load_model_set(name)
-        except GPSTokenError as exc:
-            self.say(f"Cannot load the generators: {exc}")
-            return False
-        return self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
-                                str(model_set.file("tokenizer")), model_set.classes)
+        """Use a bundled model set (``tiny`` or one with its own tokenizer and class names, ``emoji``)."""
+        return self.model.use_set(name)
 
     def load_models(self, texture: str | None = None, texture_config: str | None = None,
                     layout: str | None = None, tokenizer: str | None = None,
                     classes: tuple[str, ...] | None = None) -> bool:
-        """Use these generator files (None: the bundled ones); an official texture file needs its YAML.
-        ``tokenizer``: the tokenizer the texture model belongs to (default: the editor's model)."""
-        try:
-            gens = Generators(texture, texture_config, layout, tokenizer or self.window.model_path,
-                              None if tokenizer else self.window.config_path)
-        except GPSTokenError as exc:
-            self.say(f"Cannot load the generators: {exc}")
-            return False
-        self.generators = gens
-        self.paths = {"texture": texture, "texture_config": texture_config, "layout": layout,
-                      "tokenizer": tokenizer, "classes": classes}
+        """Use these generator files (None: the bundled ones); an official texture file needs its YAML."""
+        return self.model.load_models(texture, texture_config, layout, tokenizer, classes)
+
+    def _on_models(self, gens) -> None:
         self.texture_label.setText(f"{gens.texture_path.name} ({gens.tokens} tokens, "
                                    f"{gens.config.texture_channels} channels)")
         self.layout_label.setText(gens.layout_path.name)
-        self.fill.setCurrentIndex(0 if gens.has_layout_model else 1)  # an official layout cache cannot inpaint
+        self.fill.setCurrentText(self.model.form.fill)
         self.label.clear()
-        if gens.num_classes == 1:
-            self.label.addItem("unconditional")
-        elif classes is not None and len(classes) == gens.num_classes:
-            self.label.addItems(list(classes))
-        else:
-            self.label.addItems([f"class {i}" for i in range(gens.num_classes)])
-        self.say(f"Generators ready: {gens.texture_path.name}, {gens.layout_path.name}")
+        self.label.addItems(self.model.class_names)
         self._sync()
-        return True
 
     def ask_texture(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Texture generator", "", SAFETENSORS)
@@ -247,244 +237,83 @@ class GeneratePanel(QWidget):
                                                     "YAML (*.yaml *.yml)")
             if not config:
                 return
-        self.load_models(path, config, self.paths["layout"])
+        self.load_models(path, config, self.model.paths["layout"])
 
     def ask_layout(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Layout generator or official layout cache", "",
                                               "Layout generators and caches (*.safetensors *.pickle *.pkl);;"
                                               "All files (*)")
         if path:
-            self.load_models(self.paths["texture"], self.paths["texture_config"], path, self.paths["tokenizer"],
-                             self.paths["classes"])
+            paths = self.model.paths
+            self.load_models(paths["texture"], paths["texture_config"], path, paths["tokenizer"], paths["classes"])
 
     # --- layouts --------------------------------------------------------------------------------
 
     def new_blank(self) -> Document | None:
         """A blank canvas of one generator tile to sketch Gaussians on (the Add tool draws them)."""
-        doc = self._new_document(np.full((self.generators.tile,) * 2 + (3,), BLANK_GREY, np.uint8), sketch=True)
-        if doc is not None:
-            self.say("Blank layout: draw Gaussians with the Add tool (A), or sample a layout")
-        return doc
+        return self.model.new_blank() if self.window.confirm_discard() else None
 
     def new_density_canvas(self) -> Document | None:
         """A blank canvas with its partition and the Brush tool: painted density shapes the layout."""
         from gpstoken_studio.tools import Mode
 
-        doc = self.new_blank()
+        doc = self.model.new_density_canvas() if self.window.confirm_discard() else None
         if doc is not None:
-            doc.history.push(commands.replace_layout(doc, doc.partition(), "Density canvas"))
             self.window.set_mode(Mode.BRUSH)
-            self.say("Paint layout density with the Brush (B) and Eraser (E): tokens gather where you paint")
         return doc
 
     def new_from_image(self) -> Document | None:
         """The current image, centre-cropped to one generator tile, with its partition."""
-        from gpstoken.generate.data import square_image
-
-        doc = self.window.document
-        if doc is None:
-            self.say("Open an image first")
-            return None
-        return self._new_document(square_image(np.array(doc.image), self.generators.tile), sketch=False)
-
-    def _new_document(self, image: np.ndarray, sketch: bool) -> Document | None:
-        import dataclasses
-
-        if not self.window.confirm_discard():
-            return None
-
-        settings = dataclasses.replace(self.window.new_settings(), tokens_per_tile=self.generators.tokens,
-                                       tile=self.generators.tile)
-        doc = Document(image, settings, sketch=sketch)
-        self.window.set_document(doc)
-        return doc
-
-    def _document(self) -> Document | None:
-        """The document to generate for: one generator tile; a blank one is made when there is none."""
-        doc = self.window.document
-        if doc is None:
-            return self.new_blank()
-        tile = self.generators.tile
-        if doc.plane.size != (tile, tile) or doc.plane.num_tiles != 1:
-            self.say(f"Generation works on one {tile}x{tile} tile: use 'From image' or 'New blank layout'")
-            return None
-        return doc
+        return self.model.new_from_image() if self.window.confirm_discard() else None
 
     def calibrate(self) -> bool:
-        """Calibrate the live Gaussians on the worker into a layout of the generator's token count that keeps
-        the sketch (``Generators.calibrate_sketch``); the sketch stays as the ghost. False (said why) when
-        there is nothing to calibrate."""
-        doc = self._document()
-        run = None if doc is None else self._calibration_run(doc)
-        if run is None:
-            return False
-        self._submit(Job(CALIBRATE, doc.revision, run, owner=self))
-        self.say("Calibrating…")
-        return True
+        """Calibrate the live Gaussians into a layout of the generator's token count that keeps the sketch."""
+        self._write_form()
+        return self.model.calibrate()
 
-    def _calibration_run(self, doc: Document):
-        """The calibration of the live Gaussians as a function of the job that runs it, or None (said why)."""
-        live = doc.layout.live()
-        if not len(live):
-            self.say("Nothing to calibrate: draw Gaussians (Add tool), paint density or sample a layout first")
-            return None
-        geometry, locks = doc.layout.geometry()[live], doc.layout.locks()[live]
-        gens, fill = self.generators, FILLS[self.fill.currentText()]
-        label, seed = max(self.label.currentIndex(), 0), self.layout_seed.value()
-        return lambda job: gens.calibrate_sketch(geometry, locks, fill, label, seed, job.cancelled)
+    def sample_layout(self) -> bool:
+        self._write_form()
+        return self.model.sample_layout()
 
-    def _install_calibration(self, job: Job, calibration: SketchCalibration) -> None:
-        """Install a finished calibration if the document is still the one it was made from."""
-        doc = self.window.document
-        if doc is None or doc.revision != job.revision:
-            self.say("The layout changed while calibrating: calibrate again")
-            return
-        doc.history.push(commands.replace_layout(doc, calibration.layout, "Calibrate"))
-        self._show_before(doc, calibration.before)
-        doc.layout.select(calibration.kept_rows)
-        self.say(f"Calibrated into {len(calibration.layout)} regions: {calibration.summary} (kept ones selected)")
-
-    def _show_before(self, doc: Document, geometry: np.ndarray | None) -> None:
-        """The ghost of ``geometry`` (None: no ghost), and the check box that shows it."""
-        self.staging.show_ghost(doc, geometry)
+    def _on_ghost(self, geometry) -> None:
+        self.staging.show_ghost(self.window.document, geometry)
         self.show_before.setChecked(geometry is not None)
-
-    def sample_layout(self) -> None:
-        """Stage 1 on the worker: the layout model's sample replaces the layout (raw sample as the ghost)."""
-        doc = self._document()
-        if doc is None:
-            return
-        gens, label, seed = self.generators, max(self.label.currentIndex(), 0), self.layout_seed.value()
-        self._submit(Job(SAMPLE_LAYOUT, doc.revision, lambda j: (doc, gens.sample_layout(label, seed, j.cancelled)),
-                         owner=self))
-        self.say("Sampling a layout…")
 
     # --- generation -----------------------------------------------------------------------------
 
-    def settings(self) -> GenerationSettings:
-        return GenerationSettings(label=max(self.label.currentIndex(), 0), sampler=self.sampler.currentText(),
-                                  steps=self.steps.value(), cfg_scale=self.cfg.value(), seed=self.seed.value(),
-                                  count=self.count.value())
-
     def generate(self) -> bool:
         """Generate candidates for the document's layout (calibrated first if it needs it)."""
-        doc = self._document()
-        if doc is None:
-            return False
-        gens, rows = self.generators, doc.layout.live()
-        picked = doc.layout.rows(rows)
-        calibrate = None
-        if not is_calibrated(picked, gens.tokens, gens.tile, gens.config.min_size):
-            if self.keep.isChecked() and (picked.locks != 0).any():
-                self.say("Locked tokens are kept only on a calibrated layout: calibrate, then lock and regenerate")
-                return False
-            calibrate = self._calibration_run(doc)
-            if calibrate is None:
-                return False
-        keep = None
-        if self.keep.isChecked():
-            keep = self._kept(doc, rows)
-            if keep is None:
-                return False
-        settings = self.settings()
-        layout = LayoutState.build(picked.geometry, picked.regions, picked.tiles)  # locks stay with the document
-
-        def run(job: Job) -> list[Candidate]:
-            target = layout
-            if calibrate is not None:  # the calibrated layout is shown over the sketch before any texture
-                made = calibrate(job)
-                job.partial(made)
-                target = LayoutState.build(made.layout.geometry, made.layout.regions, made.layout.tiles)
-            return gens.generate(target, settings, job.cancelled, job.partial, job.partial, job.progress, keep)
-
-        self._submit(Job(GENERATE, doc.revision, run, owner=self))
-        self._count = settings.count
-        self.progress.setValue(0)
-        self.say(f"Generating {settings.count} candidate(s)…")
-        return True
-
-    def _kept(self, doc: Document, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(tokens, mask) of the locked rows from the document's current tokens, or None (said why)."""
-        mask = doc.layout.locks()[rows] != 0
-        if not mask.any():
-            self.say("Lock some tokens first (L or Shift+L on a selection) to keep them")
-            return None
-        result, width = doc.result, self.generators.config.in_channels
-        if result is None or result.features != "latent" or result.tokens.shape[1] != width:
-            self.say("Keeping tokens needs the model engine's tokens for this layout (accept a candidate, or "
-                     "switch the engine to model and wait for its result)")
-            return None
-        tokens = result.tokens_by_row(len(doc.layout))[rows]
-        if np.isnan(tokens[mask]).any():
-            self.say("Some locked tokens have no tokens yet: wait for the engine's result")
-            return None
-        return np.nan_to_num(tokens), mask
-
-    def _submit(self, job: Job) -> None:
-        self.job = self.scheduler.submit(job)
-        self._sync()
+        self._write_form()
+        return self.model.generate()
 
     def cancel_job(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.say("Cancelling…")
+        self.model.cancel()
 
-    # --- job events (GUI thread) ----------------------------------------------------------------
-
-    def _on_partial(self, job: Job, value) -> None:
-        if isinstance(value, SketchCalibration):
-            self._install_calibration(job, value)
-        elif isinstance(value, Preview):
-            step = "done" if value.step < 0 else f"step {value.step}"
-            self.staging.show_image(value.image, f"Generating {value.index + 1}/{self._count}: {step}")
-        elif isinstance(value, Candidate):
-            self.candidates.append(value)
-            self._numbered += 1  # labels stay unique when candidates are accepted or discarded
-            item = QListWidgetItem(QIcon(to_pixmap(value.image, THUMB)), f"#{self._numbered}")
-            item.setToolTip(value.title)
-            self.strip.addItem(item)
-            self._sync()
-
-    def _on_finished(self, job: Job, value) -> None:
-        self._done(job)
-        if job.kind == CALIBRATE:
-            self._install_calibration(job, value)
-        elif job.kind == SAMPLE_LAYOUT:
-            doc, (raw, calibrated) = value
-            if doc is self.window.document:
-                doc.history.push(commands.replace_layout(doc, calibrated, "Sample layout"))
-                self._show_before(doc, raw)
-                self.say(f"Sampled a layout of {len(calibrated)} tokens (raw sample shown as the ghost)")
-        else:
-            self.progress.setValue(1000)
-            self.progress.setFormat("done")
-            if self.candidates:
-                self.strip.setCurrentRow(self.strip.count() - 1)
-            self.say(f"Generated {len(value)} candidate(s): accept one, or discard")
-
-    def _on_failed(self, job: Job, message: str) -> None:
-        self._done(job)
-        self.say(f"{job.kind} failed: {message}")
-
-    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+    def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(message)
 
-    def _done(self, job: Job) -> None:
-        if job is self.job:
-            self.job = None
-            if job.cancelled():
-                self.say("Cancelled")
-            self._sync()
-
     # --- staging --------------------------------------------------------------------------------
 
+    def _on_candidates(self, candidates) -> None:
+        with QSignalBlocker(self.strip):
+            self.strip.clear()
+            for cand, name in zip(candidates, self.model.names):
+                item = QListWidgetItem(QIcon(to_pixmap(cand.image, THUMB)), name)
+                item.setToolTip(cand.title)
+                self.strip.addItem(item)
+            self.strip.setCurrentRow(self.model.staged)
+        self._sync()
+
+    def _on_staged(self, image, title: str) -> None:
+        self.staging.show_image(image, title)
+        if self.strip.currentRow() != self.model.staged:
+            with QSignalBlocker(self.strip):
+                self.strip.setCurrentRow(self.model.staged)
+            self._sync()
+
     def _stage(self, index: int) -> None:
-        if 0 <= index < len(self.candidates):
-            self.staging.show_image(self.candidates[index].image, f"Candidate {self.strip.item(index).text()}: "
-                                    f"{self.candidates[index].title}")
-        else:
-            self.staging.show_image(None)
+        self.model.stage(index)
         self._sync()
 
     def show_grid(self):
@@ -499,50 +328,10 @@ class GeneratePanel(QWidget):
 
     def accept(self, index: int | None = None) -> bool:
         """The candidate becomes the document (image and layout, one undo step), edited with the model engine."""
-        index = self.strip.currentRow() if index is None else index
-        doc = self.window.document
-        if not 0 <= index < len(self.candidates) or doc is None:
-            return False
-        cand = self.candidates[index]
-        if doc.image.shape != cand.image.shape:
-            self.say("This candidate was made for another canvas size")
-            return False
-        tokenizer = str(self.generators.tokenizer_path)
-        engine = self.window.pipeline.engine
-        if engine.name != "model" or str(getattr(engine, "checkpoint", "")) != tokenizer:
-            if not self.window.open_model(tokenizer, self.generators.tokenizer_config):
-                return False
-        doc.history.push(commands.accept_candidate(doc, cand.image, cand.layout))
-        result = Result(revision=doc.revision, path="full", engine="model", rows=np.arange(len(cand.layout)),
-                        g_init=cand.layout.geometry.copy(), tokens=cand.tokens.copy(),
-                        reconstruction=cand.image.astype(np.float32) / 255.0, features="latent")
-        self.window.pipeline.seed(result)  # locked tokens keep their generated features
-        doc.set_result(result)
-        self.discard(index)
-        self.strip.setCurrentRow(-1)
-        self.staging.show_image(None)
-        self._show_before(doc, None)  # the ghost drew the layout before a calibration the candidate replaced
-        self.say(f"Accepted {cand.title}: the document is now this image (undo brings the layout back)")
-        return True
+        return self.model.accept(self.strip.currentRow() if index is None else index)
 
     def discard(self, index: int | None = None) -> None:
-        index = self.strip.currentRow() if index is None else index
-        if 0 <= index < len(self.candidates):
-            del self.candidates[index]
-            self.strip.takeItem(index)
-        if not self.candidates:
-            self.staging.show_image(None)
-        self._sync()
+        self.model.discard(self.strip.currentRow() if index is None else index)
 
     def clear_candidates(self) -> None:
-        self.candidates.clear()
-        self.strip.clear()
-        self.staging.show_image(None)
-        self._sync()
-
-    def shutdown(self) -> None:
-        self.scheduler.shutdown()
-
-    def _on_document(self, doc: Document | None) -> None:
-        self._show_before(doc, None)
-        self._sync()
+        self.model.clear()

@@ -1,27 +1,22 @@
-"""The main window: canvas, views, panels, actions, pipeline, documents (open/save/export/recover)."""
+"""The main window: the Qt front-end of a ``Session`` (canvas, views, panels, actions, dialogs, recovery).
+
+The session holds every piece of state (document, engine, layers, records, generation); the window binds its
+widgets to the session's events and sends it commands. Only Qt concerns live here: dialogs, docks, keys."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from gpstoken.errors import GPSTokenError
-from gpstoken.io.images import load_image, save_image
+from gpstoken.io.images import save_image
 from gpstoken_studio.actions import ActionRegistry
-from gpstoken_studio.engines.registry import create_engine
-from gpstoken_studio.jobs import JobScheduler
-from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.export import export_reconstruction, export_tokens
-from gpstoken_studio.model.project import SUFFIX, load_project, save_project, snapshot
-from gpstoken_studio.model.rate_records import RateBook, record_of
-from gpstoken_studio.model.result import Result
+from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.model.settings import Settings
-from gpstoken_studio.pipeline import Pipeline
+from gpstoken_studio.session import Session
 from gpstoken_studio.tools import Mode
 from gpstoken_studio.views.canvas import StudioCanvas
 from gpstoken_studio.views.density_view import DensityView
@@ -46,9 +41,19 @@ from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
 from gpstoken_studio.widgets.training_panel import TrainingPanel
-from gpstoken_studio.widgets.window_actions import LAYERS, MODEL_FILTER, PROJECT_FILTER, register_actions
+from gpstoken_studio.widgets.window_actions import LAYER_KEYS, MODEL_FILTER, PROJECT_FILTER, register_actions
 from gpstoken_studio.widgets.workbench_panel import WorkbenchPanel
 
+
+class QtWaker(QObject):
+    """Calls ``drain`` on the GUI thread whenever the session's workers (any thread) have events waiting."""
+
+    woken = Signal()
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.drain = lambda: None
+        self.woken.connect(lambda: self.drain(), Qt.QueuedConnection)  # queued even from the GUI thread: coalesces
 
 
 class MainWindow(QMainWindow):
@@ -63,20 +68,16 @@ class MainWindow(QMainWindow):
         self.resize(1500, 900)
         self.setAcceptDrops(True)
         self.confirm_close = True
-        self.base_settings = settings or Settings()
-        self.model_path, self.config_path = model, config
-        self.document: Document | None = None
         self.views: dict[str, object] = {}
-        self.layer_visible = {key: True for key, _, _ in LAYERS}
-        self.layer_visible["refined"] = False
 
         self.collector = MainThreadCollector(self)  # before any worker thread exists
-        self.scheduler = JobScheduler(self)
-        self.pipeline = Pipeline(self.scheduler, create_engine(self.base_settings.engine, model, config,
-                                                               self.base_settings.precision), self)
+        waker = QtWaker(self)
+        self.session = Session(settings, model, config, wake=waker.woken.emit)
+        waker.drain = self.session.drain
+        self.pipeline, self.scheduler = self.session.pipeline, self.session.scheduler
         self.canvas = StudioCanvas()
         self.setCentralWidget(self.canvas.native)
-        self.interaction = Interaction(self.canvas)
+        self.interaction = Interaction(self.canvas, self.session.tools)
         self.status = StudioStatusBar(self)
         self.setStatusBar(self.status)
         self.autosaver = Autosaver(autosave_s, self)
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.region_actions.bind(self.qactions)
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
+        self.toolbar.tokens.session = self.session
         self.training: TrainingPanel | None = None
         self.generation: GeneratePanel | None = None
         self.inspector = InspectorPanel(self)
@@ -101,7 +103,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(docks, [330, 170, 260], Qt.Vertical)
         self.region_panel = RegionPanel(self)  # region analytics, below the Metrics table
         self.splitDockWidget(docks[1], self._dock("Region", scrolled(self.region_panel)), Qt.Vertical)
-        self.workbench = WorkbenchPanel(RateBook(), self)  # the rate-quality records, a tab beside the plot
+        self.workbench = WorkbenchPanel(self.session.rates, self)  # the rate-quality records, a tab beside the plot
         self.tabifyDockWidget(docks[2], self._dock("Workbench", scrolled(self.workbench)))
         self.resizeDocks([docks[0], docks[1], self.findChild(QDockWidget, "Region"), docks[2]], [340, 150, 150, 220],
                          Qt.Vertical)  # the column with Region in it: the Inspector's tabs keep the largest share
@@ -110,6 +112,35 @@ class MainWindow(QMainWindow):
         self._connect()
         self.set_mode(Mode.SELECT)
         self._sync_controls()
+
+    # --- the session's state, as the window's widgets and tests read it -------------------------
+
+    @property
+    def document(self) -> Document | None:
+        return self.session.document
+
+    @property
+    def model_path(self) -> str | None:
+        return self.session.model_path
+
+    @property
+    def config_path(self) -> str | None:
+        return self.session.config_path
+
+    @property
+    def base_settings(self) -> Settings:
+        return self.session.base_settings
+
+    @property
+    def layer_visible(self) -> dict[str, bool]:
+        return self.session.layers
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Run the event loop until the live pipeline is idle (a generation may go on); tests and --screenshot
+        only: the GUI never waits."""
+        from PySide6.QtCore import QCoreApplication
+
+        return self.pipeline.wait_idle(timeout, pump=QCoreApplication.processEvents)
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -133,13 +164,17 @@ class MainWindow(QMainWindow):
         dock.raise_()
 
     def _connect(self) -> None:
-        tb = self.toolbar
-        self.scheduler.busy_changed.connect(self.status.set_busy)
-        self.pipeline.message.connect(self.status.set_message)
-        self.pipeline.progress.connect(self.status.set_progress)
-        self.pipeline.full_result.connect(self._on_full_result)
-        self.pipeline.sweep_point.connect(self._on_sweep_point)
-        self.workbench.sweep_button.clicked.connect(lambda: self.pipeline.sweep())
+        tb, events = self.toolbar, self.session.events
+        events.busy.connect(self.status.set_busy)
+        events.message.connect(self.status.set_message)
+        events.progress.connect(self.status.set_progress)
+        events.error.connect(self.show_error)
+        events.document.connect(self._on_document)
+        events.engine.connect(self._sync_controls)
+        events.layer.connect(self._on_layer)
+        self.pipeline.full_result.connect(self.metrics.show_result)
+        self.pipeline.sweep_point.connect(lambda result, count, _ms: self.workbench.add_frame(result, count))
+        self.workbench.sweep_button.clicked.connect(lambda: self.session.sweep())
         self.workbench.export_button.clicked.connect(self.ask_export_workbench)
         self.region_panel.export_button.clicked.connect(self.ask_export_region)
         self.autosaver.saved.connect(self.status.set_message)
@@ -147,57 +182,36 @@ class MainWindow(QMainWindow):
         self.interaction.hover.connect(lambda p: self.status.set_position(float(p[0]), float(p[1])))
         self.canvas.canvas.events.key_press.connect(self._on_canvas_key)
         tb.engine.currentTextChanged.connect(self.set_engine)
-        tb.steps.valueChanged.connect(lambda n: self.with_doc(lambda d: d.update_settings(fit_steps=int(n))))
-        tb.brush.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_radius=float(v))))
-        tb.strength.valueChanged.connect(lambda v: self.with_doc(lambda d: d.update_settings(brush_strength=float(v))))
+        tb.steps.valueChanged.connect(lambda n: self.session.update_settings(fit_steps=int(n)))
+        tb.brush.valueChanged.connect(lambda v: self.session.update_settings(brush_radius=float(v)))
+        tb.strength.valueChanged.connect(lambda v: self.session.update_settings(brush_strength=float(v)))
         tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
         tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction",
                                                                                 fixed_scale=i == 2))
-        for key, _, _ in LAYERS:
+        for key in LAYER_KEYS:
             self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
 
     # --- documents ------------------------------------------------------------------------------
 
     def open_path(self, path: str | Path) -> bool:
-        """Open an image or a project file; errors are shown in a dialog and change nothing."""
-        p = Path(path)
-        if not self.confirm_discard():
-            return False
-        try:
-            if p.suffix.lower() == SUFFIX:
-                self.open_project(p)
-            else:
-                self.open_image(p)
-            return True
-        except GPSTokenError as exc:
-            self.show_error("Cannot open file", str(exc))
-            return False
+        """Open an image or a project file (after asking about unsaved work); errors show in a dialog."""
+        return self.confirm_discard() and self.session.open_path(path)
 
     def open_image(self, path: str | Path, settings: Settings | None = None) -> Document:
-        image = load_image(path)
-        doc = Document(image, settings or self.new_settings(), image_path=path)
-        self.set_document(doc)
-        self.status.set_message(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
-        return doc
+        return self.session.open_image(path, settings)
 
     def open_project(self, path: str | Path) -> Document:
-        data = load_project(path)  # raises before anything changes
-        doc = Document(data.image, data.settings, layout=data.layout, bias=data.bias,
-                       image_path=data.image_name or None, sketch=data.sketch)
-        doc.project_path = Path(path)
-        self.set_document(doc, data)
-        self.status.set_message(f"Opened project {Path(path).name}")
-        return doc
+        return self.session.open_project(path)
 
-    def set_document(self, doc: Document | None, data=None) -> None:
+    def set_document(self, doc: Document | None) -> None:
+        self.session.set_document(doc)
+
+    def _on_document(self, doc: Document | None) -> None:
+        """The session has a new document: rebuild the views and rebind the panels."""
         for view in self.views.values():
             view.close()
         self.views = {}
-        self.interaction.set_document(doc)
-        self.document = doc
         if doc is not None:
-            if doc.settings.engine != self.pipeline.engine.name:
-                self._apply_engine(doc.settings.engine)
             left, right = self.canvas.left.scene, self.canvas.right.scene
             self.views = {
                 "image": ImageView(doc, left), "swipe": SwipeView(doc, left), "density": DensityView(doc, left),
@@ -205,7 +219,7 @@ class MainWindow(QMainWindow):
                 "ginit": GInitEllipsesView(doc, left), "recon": ReconstructionView(doc, right),
                 "handles": HandlesView(doc, self.canvas),
             }
-            for key, _, _ in LAYERS:
+            for key in LAYER_KEYS:
                 self.views[key].set_visible(self.layer_visible[key])
             self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
             self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
@@ -215,8 +229,6 @@ class MainWindow(QMainWindow):
             doc.history.changed.connect(self._update_title)
             doc.events.settings.connect(self._sync_controls)
             doc.events.image.connect(self._update_view_titles)
-            doc.history.mark_saved()
-        self.workbench.book.clear()
         self.workbench.filmstrip.remove_all()
         self.workbench.image = str(doc.image_path) if doc is not None and doc.image_path else "IMAGE"
         self.region_panel.set_document(doc)
@@ -225,24 +237,13 @@ class MainWindow(QMainWindow):
         self.toolbar.tokens.set_document(doc)
         self.autosaver.set_document(doc)
         self.metrics.show_result(None)
-        self.pipeline.set_document(doc)
-        if doc is not None and data is not None and data.tokens is not None:
-            self._seed_from_project(doc, data)
         self._sync_controls()
         self._update_title()
         self._update_view_titles()
         self.document_changed.emit(doc)
 
-    def _seed_from_project(self, doc: Document, data) -> None:
-        """The saved refined tokens warm-start the first full path of the reopened document."""
-        rows = data.token_rows
-        result = Result(revision=doc.revision, path="full", engine=doc.settings.engine, rows=rows,
-                        g_init=doc.layout.geometry()[rows], tokens=data.tokens,
-                        reconstruction=np.zeros(doc.image_size + (3,), np.float32), features=data.features)
-        self.pipeline.seed(result)
-
     def new_settings(self) -> Settings:
-        return dataclasses.replace(self.base_settings, engine=self.pipeline.engine.name)
+        return self.session.new_settings()
 
     def save(self) -> bool:
         doc = self.document
@@ -259,16 +260,9 @@ class MainWindow(QMainWindow):
         return bool(path) and self.save_project(Path(path).with_suffix(SUFFIX))
 
     def save_project(self, path: str | Path) -> bool:
-        doc = self.document
-        try:
-            save_project(snapshot(doc), path)
-        except (OSError, GPSTokenError) as exc:
-            self.show_error("Cannot save project", str(exc))
+        if not self.session.save_project(path):
             return False
-        doc.project_path = Path(path)
-        doc.history.mark_saved()
         self.autosaver.discard()
-        self.status.set_message(f"Saved {Path(path).name}")
         return True
 
     # --- exports --------------------------------------------------------------------------------
@@ -290,10 +284,10 @@ class MainWindow(QMainWindow):
             export(path)
 
     def export_reconstruction(self, path: str | Path) -> bool:
-        return self._export(lambda: export_reconstruction(self.document, path), path)
+        return self.session.export("reconstruction", path)
 
     def export_tokens(self, path: str | Path) -> bool:
-        return self._export(lambda: export_tokens(self.document, path), path)
+        return self.session.export("tokens", path)
 
     def export_overlay(self, path: str | Path) -> bool:
         """The left view as drawn (image, partition, ellipses, density), at screen resolution."""
@@ -308,16 +302,7 @@ class MainWindow(QMainWindow):
 
     def export_workbench(self, path: str | Path) -> bool:
         """The records as CSV; a painted bias is written beside it (``-bias.npy``) for the commands' --bias."""
-        doc, bias_file = self.document, Path(path).with_name(Path(path).stem + "-bias.npy")
-
-        def write() -> None:
-            self.workbench.book.export_csv(path, self.workbench.image, bias_file.name)
-            if doc.bias.painted():
-                from gpstoken.io.atomic import atomic_path
-
-                with atomic_path(bias_file) as tmp:
-                    np.save(tmp, doc.bias_for_partition())
-        return self._export(write, path)
+        return self.session.export("rates", path)
 
     def _export(self, write, path) -> bool:
         try:
@@ -340,25 +325,16 @@ class MainWindow(QMainWindow):
             fn(self.document)
 
     def delete_selected(self) -> None:
-        doc = self.document
-        if doc is not None:
-            cmd = commands.delete_tokens(doc, doc.layout.selection())
-            if cmd is not None:
-                doc.history.push(cmd)
+        self.session.delete_selected()
 
     def lock(self, bits: int, on: bool) -> None:
-        doc = self.document
-        if doc is not None:
-            cmd = commands.set_locks(doc, doc.layout.selection(), bits, on)
-            if cmd is not None:
-                doc.history.push(cmd)
+        self.session.lock(bits, on)
 
     def repartition(self) -> None:
-        if self.document is not None and len(self.document.layout):
-            self.document.history.push(commands.repartition(self.document))
+        self.session.repartition()
 
     def set_mode(self, mode: Mode) -> None:
-        self.interaction.set_mode(mode)
+        self.session.tools.set_mode(mode)
         self.canvas.pan_button_held = False
         qa = self.qactions[f"studio:tool_{Mode(mode).value}"]
         if not qa.isChecked():
@@ -369,13 +345,15 @@ class MainWindow(QMainWindow):
     def scale_brush(self, factor: float) -> None:
         doc = self.document
         if doc is not None:
-            doc.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
+            self.session.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
 
     def toggle_layer(self, key: str) -> None:
-        self.layer_visible[key] = not self.layer_visible[key]
-        self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
+        self.session.toggle_layer(key)
+
+    def _on_layer(self, key: str, visible: bool) -> None:
+        self.qactions[f"studio:show_{key}"].setChecked(visible)
         if key in self.views:
-            self.views[key].set_visible(self.layer_visible[key])
+            self.views[key].set_visible(visible)
 
     def toggle_error(self) -> None:
         self.toolbar.right_mode.setCurrentIndex(0 if self.toolbar.right_mode.currentIndex() else 1)
@@ -400,28 +378,11 @@ class MainWindow(QMainWindow):
         self.canvas.right_title.text = error if view.mode == "error" else "Reconstruction"
 
     def set_engine(self, name: str) -> None:
-        if not name or name == self.pipeline.engine.name:
-            return
-        self._switch_engine(name)
-
-    def _switch_engine(self, name: str) -> bool:
-        if not self._apply_engine(name):
-            return False
-        if self.document is not None:
-            self.document.update_settings(engine=name)
-            self.pipeline.set_engine(self.pipeline.engine)
-        return True
+        self.session.set_engine(name)
 
     def open_model(self, path: str | Path, config: str | Path | None = None) -> bool:
         """Switch to the model engine with the checkpoint ``path`` (and YAML ``config`` of an official file)."""
-        previous = self.model_path, self.config_path
-        self.model_path, self.config_path = str(path), None if config is None else str(config)
-        if not self._switch_engine("model"):
-            self.model_path, self.config_path = previous
-            return False
-        self._sync_controls()
-        self.status.set_message(f"Model engine: {Path(path).name}")
-        return True
+        return self.session.open_model(path, config)
 
     def ask_open_model(self) -> None:
         """Pick a tokenizer checkpoint (ours, a training .pt, or an official file and then its YAML)."""
@@ -446,7 +407,7 @@ class MainWindow(QMainWindow):
     def show_training(self) -> TrainingPanel:
         """Show the Training dock (built on first use; it re-attaches to the last run folder)."""
         if self.training is None:
-            self.training = TrainingPanel(self)
+            self.training = TrainingPanel(self, model=self.session.training)
             self.training.open_model.connect(self.open_model)
             self.training_dock = self._tab_dock("Training", self.training)
         self._raise(self.training_dock)
@@ -466,40 +427,15 @@ class MainWindow(QMainWindow):
     def new_layout_from_image(self) -> None:
         self.show_generate().new_from_image()
 
-    def _apply_engine(self, name: str) -> bool:
-        try:
-            engine = create_engine(name, self.model_path, self.config_path, self.base_settings.precision)
-        except GPSTokenError as exc:
-            self.show_error("Engine unavailable", str(exc))
-            self._sync_controls()
-            return False
-        self.pipeline.engine = engine
-        return True
-
     def fit_view(self) -> None:
         if self.document is not None:
             self.canvas.set_extent(self.document.image_size)
 
-    def _on_full_result(self, result: Result) -> None:
-        self.metrics.show_result(result)
-        self._record(result, current=True)
-
-    def _on_sweep_point(self, result: Result, tokens_per_tile: int, min_size: int) -> None:
-        self._record(result, tokens_per_tile=tokens_per_tile, min_size=min_size, origin="sweep")
-        self.workbench.add_frame(result, tokens_per_tile)
-
-    def _record(self, result: Result, current: bool = False, **fresh) -> None:
-        doc = self.document
-        if doc is not None:
-            self.workbench.book.add(record_of(result, doc.settings, tiles=doc.plane.num_tiles, bias=doc.bias.painted(),
-                                              checkpoint=self.model_path or "", **fresh), current=current)
-
     def _sync_controls(self, *_args) -> None:
         tb = self.toolbar
-        names = ["fit"] + (["model"] if self.model_path else [])
         with QSignalBlocker(tb.engine):
             tb.engine.clear()
-            tb.engine.addItems(names)
+            tb.engine.addItems(self.session.engine_names())
             tb.engine.setCurrentText(self.pipeline.engine.name)
         s = self.document.settings if self.document is not None else self.base_settings
         for w, v in ((tb.steps, s.fit_steps), (tb.brush, s.brush_radius), (tb.strength, s.brush_strength)):
@@ -616,10 +552,7 @@ class MainWindow(QMainWindow):
         if self.training is not None:
             self.training.timer.stop()  # the run itself keeps going: it is in its own session
         self.autosaver.release()
-        self.pipeline.set_document(None)
-        self.scheduler.shutdown()
-        if self.generation is not None:
-            self.generation.shutdown()
+        self.session.shutdown()
         self.collector.stop()
 
     def screenshot_when_ready(self, path: str | Path, timeout_s: float = 300.0, on_done=None) -> None:

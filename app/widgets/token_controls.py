@@ -1,7 +1,7 @@
 """Token count slider (log scale) with its spin box, and lambda: both re-partition live.
 
-While the slider is held, each step is a ``final=False`` SetTokenCount merged into one undo step;
-release commits it with ``final=True`` (the full path). The painted bias is kept.
+While the slider is held, each step asks the session for a preview (re-partitioned on its worker, latest
+wins); the release records the count as one undo step. The painted bias is kept.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from gpstoken.partition import max_regions
-from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
+from gpstoken_studio.session import Session
 
 SLIDER_STEPS = 1000
 MIN_TOKENS = 4
@@ -22,9 +22,9 @@ class TokenControls(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc: Document | None = None
+        self.session: Session | None = None  # set by the window: where the counts go
         self._max = 1024
-        self._gesture: object | None = None
-        self._pending = False  # a non-final update awaits the release
+        self._pending = False  # a previewed count awaits the release
         self.slider = QSlider(Qt.Horizontal, self)
         self.slider.setRange(0, SLIDER_STEPS)
         self.slider.setMinimumWidth(160)
@@ -43,7 +43,6 @@ class TokenControls(QWidget):
         layout.addWidget(self.spin)
         layout.addWidget(QLabel("λ"))
         layout.addWidget(self.lam)
-        self.slider.sliderPressed.connect(self._on_press)
         self.slider.sliderReleased.connect(self._on_release)
         self.slider.valueChanged.connect(
             lambda v: self._set_count(self.count_of(v), final=not self.slider.isSliderDown()))
@@ -88,27 +87,17 @@ class TokenControls(QWidget):
             n = int(min(max(round(self.doc.settings.tokens_per_tile * factor), 1), self._max))
             self._set_count(n, final=True)
 
-    def _on_press(self) -> None:
-        self._gesture = object()
-
     def _on_release(self) -> None:
         if self._pending and self.doc is not None:
-            self._push(commands.set_token_count(self.doc, self.count_of(self.slider.value()), final=True,
-                                                merge_id=self._gesture))
-        self._gesture = None
+            self.session.set_token_count(self.count_of(self.slider.value()))
         self._pending = False
 
     def _set_count(self, n: int, final: bool) -> None:
-        doc = self.doc
-        if doc is None or not len(doc.layout) or n == doc.settings.tokens_per_tile:
+        if self.doc is None:
             return
         self._pending = not final
-        self._push(commands.set_token_count(doc, n, final=final, merge_id=self._gesture))
+        self.session.set_token_count(n, preview=not final)
 
     def _set_lambda(self, lam: float) -> None:
-        doc = self.doc
-        if doc is not None and len(doc.layout) and lam != doc.settings.lam:
-            self._push(commands.set_lambda(doc, lam))
-
-    def _push(self, cmd) -> None:
-        self.doc.history.push(cmd)
+        if self.doc is not None:
+            self.session.set_lambda(lam)

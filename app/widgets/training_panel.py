@@ -1,5 +1,5 @@
-"""The Training dock: a form that runs ``gpstoken train tokenizer`` as a detached process, its live
-curves, samples and checkpoints; a QTimer polls the run folder so the GUI thread never waits."""
+"""The Training dock: the Qt front-end of a ``TrainingModel`` (the form, a detached ``gpstoken train
+tokenizer`` run, its live curves, samples and checkpoints); a QTimer polls the run so the GUI never waits."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,10 +11,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox,
                                QSplitter, QToolButton, QVBoxLayout, QWidget)
 
-from gpstoken.errors import GPSTokenError
-from gpstoken.train.runner import TrainingRun
-from gpstoken_studio.model.training_form import (PRESETS, RunHistory, TrainingForm, ema, log_tail, newest_sample,
-                                                 run_models)
+from gpstoken_studio.model.training_form import PRESETS, ema
+from gpstoken_studio.session.training import TrainingModel
 
 LAST_RUN_KEY = "training/last_run"
 PLOT_MIN_HEIGHT = 200
@@ -25,16 +23,20 @@ class TrainingPanel(QWidget):
 
     open_model = Signal(str)  # a checkpoint path, double-clicked in the list
 
-    def __init__(self, parent: QWidget | None = None, poll_ms: int = 300) -> None:
+    def __init__(self, parent: QWidget | None = None, poll_ms: int = 300, model: TrainingModel | None = None) -> None:
         super().__init__(parent)
-        self.form = TrainingForm()
-        self.run: TrainingRun | None = None
-        self.history = RunHistory()
+        self.model = model or TrainingModel()
+        self.form = self.model.form
         self._sample: Path | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
         self._build()
+        events = self.model.events
+        events.followed.connect(self._on_followed)
+        events.polled.connect(lambda _history: self._redraw())
+        events.status.connect(lambda message: self.status.setText(message))
+        events.ended.connect(self._on_ended)
         self._sync_preview()
         last = QSettings().value(LAST_RUN_KEY, "")
         if last and Path(last).is_dir():
@@ -164,57 +166,40 @@ class TrainingPanel(QWidget):
         self.preview.setText(f.command_text())
         self._split_timer.start()
 
+    @property
+    def run(self):
+        return self.model.run
+
+    @property
+    def history(self):
+        return self.model.history
+
     def _sync_buttons(self) -> None:
-        running = self.run is not None and self.run.running
-        has_run = self.run is not None and (self.run.out / "config.json").exists()
+        running = self.model.running
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.resume_button.setEnabled(has_run and not running)
-        self.extend_button.setEnabled(has_run and not running)
+        self.resume_button.setEnabled(self.model.resumable)
+        self.extend_button.setEnabled(self.model.resumable)
 
     # --- run control ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Launch the form's run (a new process session: it outlives the editor)."""
-        f = self.form
-        if not f.out:
-            self.status.setText("Choose an output folder first")
-            return
-        self._launch(lambda: TrainingRun.start(f.out, config=f.config, data=f.data or None, args=f.args()))
+        self.model.start()
 
     def resume(self, extend: int = 0) -> None:
         """Continue the current run at its last checkpoint, ``extend`` steps past its total when > 0."""
-        if self.run is None:
-            return
-        out = self.run.out
-        args = ["--extend", str(extend)] if extend else []
-        self._launch(lambda: TrainingRun.start(out, resume=not extend, args=args))
-
-    def _launch(self, start) -> None:
-        try:
-            run = start()
-        except (OSError, GPSTokenError) as exc:
-            self.status.setText(f"Cannot start: {exc}")
-            return
-        self._follow(run, keep_history=self.run is not None and run.out == self.run.out)
-        self.status.setText(f"Running in {run.out}")
+        self.model.resume(extend)
 
     def stop(self) -> None:
         """Ask the trainer to save and exit (SIGINT); the timer sees the 'stopped' event."""
-        if self.run is not None and self.run.running:
-            self.run.stop(timeout=0)
-            self.status.setText("Stopping (saving a checkpoint)…")
+        self.model.stop()
 
     def attach(self, out: str | Path) -> bool:
         """Follow the run in ``out`` (running or finished), replaying its history."""
-        try:
-            run = TrainingRun.attach(out)
-        except GPSTokenError as exc:
-            self.status.setText(str(exc))
+        if not self.model.attach(out):
             return False
-        self._follow(run, keep_history=False)
-        self.out.setText(str(run.out))
-        self.poll()
+        self.out.setText(str(self.model.run.out))
         return True
 
     def _ask_attach(self) -> None:
@@ -226,12 +211,9 @@ class TrainingPanel(QWidget):
         self.settings.setVisible(shown)
         self.settings_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
 
-    def _follow(self, run: TrainingRun, keep_history: bool) -> None:
-        self.run = run
+    def _on_followed(self, run) -> None:
         self.settings_toggle.setChecked(False)
-        if not keep_history:
-            self.history = RunHistory()
-            self._sample = None
+        self._sample = None
         self.log.setVisible(False)
         QSettings().setValue(LAST_RUN_KEY, str(run.out))
         self.timer.start()
@@ -240,17 +222,9 @@ class TrainingPanel(QWidget):
     # --- polling --------------------------------------------------------------------------------
 
     def poll(self) -> None:
-        """Read new rows, redraw; when the process has ended, show how."""
-        run = self.run
-        if run is None:
-            return
-        alive = run.running
-        for row in run.poll_events():
-            self.history.add(row)
-        self._redraw()
-        if not alive:
+        """Read new rows and redraw; the timer stops when the process has ended."""
+        if not self.model.poll():
             self.timer.stop()
-            self._show_end()
         self._sync_buttons()
 
     def _redraw(self) -> None:
@@ -265,7 +239,7 @@ class TrainingPanel(QWidget):
         eta = h.eta_s()
         self.rate.setText(f"step {h.step}/{h.total_steps or '?'} · {h.img_per_s:.1f} img/s"
                           + (f" · ETA {_duration(eta)}" if eta is not None else ""))
-        sample = newest_sample(self.run.out)
+        sample = self.model.newest_sample()
         if sample is not None and sample != self._sample:
             self._sample = sample
             pix = QPixmap(str(sample))
@@ -273,7 +247,7 @@ class TrainingPanel(QWidget):
         self._list_models()
 
     def _list_models(self) -> None:
-        paths = [str(p) for p in run_models(self.run.out)]
+        paths = [str(p) for p in self.model.models()]
         if paths == [self.models.item(i).data(Qt.UserRole) for i in range(self.models.count())]:
             return
         self.models.clear()
@@ -287,15 +261,10 @@ class TrainingPanel(QWidget):
         """Exports and training checkpoints alike (load_tokenizer takes a .pt's EMA weights)."""
         self.open_model.emit(item.data(Qt.UserRole))
 
-    def _show_end(self) -> None:
-        run, h = self.run, self.history
-        code = run.process.poll() if run.process is not None else None
-        if h.status in ("finished", "stopped") and code in (0, None):
-            self.status.setText(f"Run {h.status} at step {h.step}")
-            return
-        self.status.setText(f"Run ended (exit status {code}){': ' + h.message if h.message else ''}")
-        self.log.setPlainText(log_tail(run.out))
-        self.log.setVisible(True)
+    def _on_ended(self, log: str) -> None:
+        """A failed run shows its log's tail."""
+        self.log.setPlainText(log)
+        self.log.setVisible(bool(log))
 
 
 def _duration(seconds: float) -> str:

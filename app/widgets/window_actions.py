@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from gpstoken_studio.actions import ActionRegistry
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.model.project import SUFFIX
+from gpstoken_studio.session import LAYERS
 from gpstoken_studio.tools import Mode
 
 if TYPE_CHECKING:
@@ -16,8 +17,7 @@ TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", M
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
 PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
 MODEL_FILTER = "Tokenizer checkpoints (*.safetensors *.pt);;All files (*)"
-LAYERS = (("regions", "Partition rectangles", "1"), ("ginit", "g_init ellipses", "2"),
-          ("refined", "Refined ellipses", "3"), ("density", "Density overlay", "4"))
+LAYER_KEYS = {"regions": "1", "ginit": "2", "refined": "3", "density": "4"}  # the session's layers, in its order
 
 
 def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
@@ -37,8 +37,9 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("export_tokens", "Export Tokens (.npz)…", "File", window.ask_export_tokens, "Ctrl+Shift+E")
     r.add("export_overlay", "Export Overlay PNG…", "File", window.ask_export_overlay, "Ctrl+Alt+E")
     r.add("quit", "Quit", "File", window.close, "Ctrl+Q")
-    r.add("undo", "Undo", "Edit", lambda: window.with_doc(lambda d: d.history.undo()), "Ctrl+Z")
-    r.add("redo", "Redo", "Edit", lambda: window.with_doc(lambda d: d.history.redo()), "Ctrl+Shift+Z")
+    session = window.session
+    r.add("undo", "Undo", "Edit", session.undo, "Ctrl+Z")
+    r.add("redo", "Redo", "Edit", session.redo, "Ctrl+Shift+Z")
     r.add("delete", "Delete Selected", "Edit", window.delete_selected, "Delete")
     r.add("select_all", "Select All", "Edit", lambda: window.with_doc(lambda d: d.layout.select(d.layout.live())),
           "Ctrl+A")
@@ -53,17 +54,18 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("repartition", "Re-partition (drop layout edits)", "Edit", window.repartition, "Ctrl+R")
     r.add("tokens_more", "Double Token Count", "Edit", lambda: window.toolbar.tokens.step(2.0), "PgUp")
     r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: window.toolbar.tokens.step(0.5), "PgDown")
-    r.add("rerun", "Run Full Path Again", "Edit", lambda: window.pipeline.request("full"), "F5")
-    r.add("refine", "Refine Reconstruction (model engine)", "Edit", window.pipeline.refine, "Ctrl+Shift+R",
+    r.add("rerun", "Run Full Path Again", "Edit", session.rerun, "F5")
+    r.add("refine", "Refine Reconstruction (model engine)", "Edit", session.refine, "Ctrl+Shift+R",
           tip="Optimise the model's tokens of this image through its decoder (again: stop and keep the best)")
-    r.add("sweep", "Sweep Token Counts (rate-quality plot)", "Edit", window.pipeline.sweep, "Ctrl+T")
+    r.add("sweep", "Sweep Token Counts (rate-quality plot)", "Edit", session.sweep, "Ctrl+T")
     for mode in Mode:
         r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: window.set_mode(m),
               TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
     r.add("brush_smaller", "Smaller Brush", "Tools", lambda: window.scale_brush(1 / 1.25), "[")
     r.add("brush_larger", "Larger Brush", "Tools", lambda: window.scale_brush(1.25), "]")
-    for key, title, keys in LAYERS:
-        r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), keys, checkable=True)
+    for key, title in LAYERS:
+        r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), LAYER_KEYS[key],
+              checkable=True)
     r.add("show_error", "Error Heatmap (right view)", "View", window.toggle_error, "5", checkable=True)
     r.add("zoom_in", "Zoom In", "View", lambda: window.canvas.zoom(1.25), "Ctrl+=")
     r.add("zoom_out", "Zoom Out", "View", lambda: window.canvas.zoom(0.8), "Ctrl+-")
