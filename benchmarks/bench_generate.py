@@ -62,7 +62,7 @@ def main() -> None:
     texture, tex_kind = load_or_random("texture_tiny", "texture-tiny")
     layout, lay_kind = load_or_random("layout_tiny", "layout-tiny")
     print(f"texture model: {tex_kind} ({texture.config.name}), layout model: {lay_kind}; {args.threads} thread(s)")
-    _, cal = sample_layouts(layout, 0, 1, "euler", 5, generator=torch.Generator().manual_seed(0))
+    _, cal = sample_layouts(layout, 0, 1, method="euler", steps=5, generator=torch.Generator().manual_seed(0))
     g = torch.from_numpy(cal.g_init)
 
     calls = [0]
@@ -77,7 +77,7 @@ def main() -> None:
     for method, steps in (("sde", 250), ("ode", 0), ("heun", 25), ("euler", 50)):
         def run(method=method, steps=steps):
             calls[0] = 0
-            sample_tokens(texture, g, 0, method, steps or 50, generator=torch.Generator().manual_seed(1))
+            sample_tokens(texture, g, 0, method=method, steps=steps or 50, generator=torch.Generator().manual_seed(1))
             return calls[0]
 
         seconds, nfe = timed(run, args.repeats)
@@ -100,7 +100,7 @@ def main() -> None:
         print(f"{name:<12}{nfe:>6}{seconds:>10.3f}{ref_seconds / seconds:>16.2f}")
 
     def stage_one():
-        raw, _ = sample_layouts(layout, 0, 1, "ode", generator=torch.Generator().manual_seed(2))
+        raw, _ = sample_layouts(layout, 0, 1, method="ode", generator=torch.Generator().manual_seed(2))
         return raw
 
     lay_seconds, raw = timed(stage_one, args.repeats)
@@ -112,7 +112,7 @@ def main() -> None:
         from gpstoken.models.pipeline import decode_tokens
 
         tok = load_tokenizer(tokenizer_path)
-        tokens = sample_tokens(texture, g, 0, "euler", 2).numpy()
+        tokens = sample_tokens(texture, g, 0, method="euler", steps=2).numpy()
         dec_seconds, _ = timed(lambda: decode_tokens(tok, tokens, (1, 1)), args.repeats)
         print(f"decode (bundled tokenizer): {dec_seconds * 1000:.1f} ms")
 

@@ -156,8 +156,9 @@ def generate_class(models: dict, label: int, count: int, cfg_scale: float, seed:
     from gpstoken.models.pipeline import to_uint8
 
     gen = torch.Generator().manual_seed(seed)
-    _, cal = sample_layouts(models["layout"], label, count, method, steps, cfg_scale, generator=gen)
-    tokens = sample_tokens(models["texture"], cal.g_init, label, method, steps, cfg_scale, generator=gen)
+    _, cal = sample_layouts(models["layout"], label, count, method=method, steps=steps, cfg_scale=cfg_scale, generator=gen)
+    tokens = sample_tokens(models["texture"], cal.g_init, label, method=method, steps=steps, cfg_scale=cfg_scale,
+                           generator=gen)
     recon = models["tokenizer"].decode(tokens.float(), (1, 1), "merged").float().numpy()
     return np.stack([to_uint8(r) for r in recon])
 

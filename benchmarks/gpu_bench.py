@@ -255,14 +255,14 @@ def section_generate(args) -> None:
             tokenizer = load_tokenizer(bundled_tok, device=args.device)
 
         def stage_one():
-            return sample_layouts(layout, 0, 1, "ode", generator=torch.Generator().manual_seed(2))[1]
+            return sample_layouts(layout, 0, 1, method="ode", generator=torch.Generator().manual_seed(2))[1]
 
         cal = stage_one()
         one_ms = median_ms(stage_one, args.device, 0.0, max_runs=1, warm_up=False)
         g = torch.from_numpy(cal.g_init)
         for method, steps in samplers:
             def stage_two(model=texture, g=g, method=method, steps=steps):
-                return sample_tokens(model, g, 0, method, steps or 50, generator=torch.Generator().manual_seed(1))
+                return sample_tokens(model, g, 0, method=method, steps=steps or 50, generator=torch.Generator().manual_seed(1))
 
             tokens = stage_two().cpu().numpy()  # (also the warm-up of stage 2)
 

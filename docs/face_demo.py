@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(made.summary())
     sketched, plain = [], []
     for seed in range(args.seeds):
-        sketched.append(generate(texture, tokenizer, label, 1, [made.layout], method="ode", cfg_scale=args.cfg,
+        sketched.append(generate(texture, tokenizer, label, 1, layouts=[made.layout], method="ode", cfg_scale=args.cfg,
                                  seed=seed)[0].image())
         plain.append(generate(texture, tokenizer, label, 1, layout_model=layout_model, method="ode",
                               cfg_scale=args.cfg, seed=seed)[0].image())

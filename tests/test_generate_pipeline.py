@@ -112,7 +112,7 @@ def test_kept_tokens_are_kept_exactly(texture_model, device):
     known = np.concatenate([g + 0.01, np.random.default_rng(1).normal(size=(1, 3, C))], axis=-1).astype(np.float32)
     mask = np.array([[True, False, True]])
     for method in ("ode", "sde"):
-        out = sample_tokens(model, g, 0, method, 8, keep=(known, mask),
+        out = sample_tokens(model, g, 0, method=method, steps=8, keep=(known, mask),
                             generator=torch.Generator().manual_seed(0)).cpu().numpy()
         assert np.array_equal(out[mask], known[mask])
         assert not np.allclose(out[~mask], known[~mask])

@@ -184,7 +184,7 @@ def test_stage_one_inpainting_holds_the_kept_tokens(layout_model):
     known = known[canonical_order(known)]
     mask = np.zeros(128, bool)
     mask[::5] = True
-    raw, _ = sample_layouts(layout_model, 0, 1, "euler", 8, generator=torch.Generator().manual_seed(0),
+    raw, _ = sample_layouts(layout_model, 0, 1, method="euler", steps=8, generator=torch.Generator().manual_seed(0),
                             keep=(known[None], mask[None]))
     assert np.allclose(raw[0][mask], known[mask], atol=1e-5)
     assert not np.allclose(raw[0][~mask], known[~mask], atol=1e-2)

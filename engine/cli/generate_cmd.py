@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -54,10 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import numpy as np
     import torch
 
-    from ..generate import generate, load_generator
+    from ..generate import GenerateOptions, generate, load_generator
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
     from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
@@ -71,11 +72,9 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     if args.num < 1:
         raise GPSTokenError(f"--num must be >= 1, got {args.num}")
-    for name in ("steps", "layout_steps"):
-        if getattr(args, name) < 1:
-            raise GPSTokenError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not all(math.isfinite(v) for v in (args.cfg, *args.guidance)):
-        raise GPSTokenError("--cfg and --guidance must be finite numbers")
+    options = GenerateOptions(method=args.sampler, steps=args.steps, cfg_scale=args.cfg,
+                              guidance_interval=tuple(args.guidance), layout_method=args.layout_sampler,
+                              layout_steps=args.layout_steps, seed=args.seed)
     if (args.keep is None) != (args.keep_mask is None):
         raise GPSTokenError("--keep and --keep-mask go together")
     if args.keep and args.layout:
@@ -129,9 +128,8 @@ def run(args: argparse.Namespace) -> int:
                 layouts = [made.layout]
                 if i == 0 and not args.quiet:
                     print(f"{args.layout}: {made.summary()}", file=sys.stderr)
-            result = generate(texture, tokenizer, label, 1, layouts, layout_model, args.sampler, args.steps,
-                              args.cfg, tuple(args.guidance), args.layout_sampler, args.layout_steps,
-                              args.seed + i, keep)[0]
+            result = generate(texture, tokenizer, label, 1, layouts=layouts, layout_model=layout_model, keep=keep,
+                              options=dataclasses.replace(options, seed=args.seed + i))[0]
             save_image(out / f"{i:06d}.png", result.image())
             result.token_set().save(out / f"{i:06d}.npz")
             times.append(time.perf_counter() - start)

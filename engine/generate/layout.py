@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..calibrate import Calibration, calibrate
+from ..config_fields import with_overrides
 from ..errors import GPSTokenError
 from ..partition import Partition
 from ..tiling import Tiling
@@ -20,6 +21,7 @@ from ..tokens import MX, MY
 from .generator import Generator
 from .inpaint import KeepTokens
 from .latent import from_data, to_data
+from .options import LAYOUT_SAMPLING, SamplerOptions
 from .samplers import CancelFn, sample
 from .texture import check_labels
 
@@ -30,16 +32,17 @@ def canonical_order(g_init: np.ndarray) -> np.ndarray:
 
 
 def sample_layouts(model: Generator, labels: np.ndarray | torch.Tensor | int, count: int | None = None,
-                   method: str = "ode", steps: int = 50, cfg_scale: float = 1.0,
-                   guidance_interval: tuple[float, float] = (0.0, 1.0), generator: torch.Generator | None = None,
+                   sampling: SamplerOptions | None = None, *, generator: torch.Generator | None = None,
                    callback: Callable[[int, torch.Tensor], None] | None = None,
                    cancel: CancelFn | None = None,
-                   keep: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, Calibration]:
+                   keep: tuple[np.ndarray, np.ndarray] | None = None, **overrides) -> tuple[np.ndarray, Calibration]:
     """Raw predicted ``g_init [M,N,5]`` and their calibration (``regions [M,N,4]``, ``g_init [M,N,5]``).
 
-    ``labels``: one class id per layout, or one id for ``count`` layouts. ``keep=(g_init [M,N,5],
+    ``labels``: one class id per layout, or one id for ``count`` layouts. ``sampling``: default
+    :data:`LAYOUT_SAMPLING`; its fields can also be given as keywords (``method="euler"``). ``keep=(g_init [M,N,5],
     mask [M,N])`` holds those tokens (stage-1 inpainting, as :class:`KeepTokens` does for textures).
     """
+    opts = with_overrides(sampling or LAYOUT_SAMPLING, SamplerOptions, overrides, "sample_layouts")
     cfg = model.config
     if cfg.kind != "layout":
         raise GPSTokenError(f"stage 1 needs a layout generator, got a {cfg.kind} model")
@@ -49,7 +52,7 @@ def sample_layouts(model: Generator, labels: np.ndarray | torch.Tensor | int, co
     noise = torch.randn((m, cfg.tokens, cfg.in_channels), generator=generator).to(model.pos_embed.device)
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return model.velocity(x, t, y, cfg_scale=cfg_scale, guidance_interval=guidance_interval)
+        return model.velocity(x, t, y, cfg_scale=opts.cfg_scale, guidance_interval=opts.guidance_interval)
 
     project = None
     if keep is not None:
@@ -59,7 +62,7 @@ def sample_layouts(model: Generator, labels: np.ndarray | torch.Tensor | int, co
         kept = KeepTokens(to_data(cfg, known.to(noise.device)), mask.to(noise.device), noise)
         velocity, project = kept.velocity(velocity), kept.project
     with torch.no_grad():
-        raw = from_data(cfg, sample(velocity, noise, method, steps, generator=generator,
+        raw = from_data(cfg, sample(velocity, noise, opts.method, opts.steps, generator=generator,
                                     callback=callback, cancel=cancel, project=project))
     raw = raw.cpu().numpy()
     return raw, calibrate(raw, tokens=cfg.tokens, size=(cfg.tile, cfg.tile), min_size=cfg.min_size)

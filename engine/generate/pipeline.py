@@ -1,12 +1,14 @@
 """Two-stage generation of images: layout (stage 1, or given) -> tokens (stage 2) -> tokenizer decode."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
+from ..config_fields import with_overrides
 from ..errors import GPSTokenError
 from ..io.tokenfile import TokenSet
 from ..models.pipeline import decode_tokens, to_uint8
@@ -15,6 +17,7 @@ from ..models.tokenizer import GPSTokenizer
 from ..partition import Partition
 from .generator import Generator
 from .layout import sample_layouts, tile_partition
+from .options import GenerateOptions, SamplerOptions
 from .samplers import CancelFn
 from .texture import check_labels, sample_tokens
 
@@ -49,21 +52,20 @@ def check_compatible(texture_model: Generator, tokenizer: GPSTokenizer) -> None:
                             f"the tokenizer on {k.tile_size}-px tiles")
 
 
-def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int] | int = 0, count: int = 1,
+def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int] | int = 0, count: int = 1, *,
              layouts: list[Partition] | None = None, layout_model: Generator | None = None,
-             method: str = "sde", steps: int = 250, cfg_scale: float = 1.0,
-             guidance_interval: tuple[float, float] = (0.0, 1.0), layout_method: str = "ode",
-             layout_steps: int = 50, seed: int = 0,
-             keep: tuple[np.ndarray, np.ndarray] | None = None, decode: bool = True,
+             keep: tuple[np.ndarray, np.ndarray] | None = None, options: GenerateOptions | None = None,
              callback: Callable[[int, int, torch.Tensor], None] | None = None,
-             cancel: CancelFn | None = None) -> list[Generated]:
+             cancel: CancelFn | None = None, **overrides) -> list[Generated]:
     """``count`` images of class ``labels`` (one id, or one per image).
 
     Layouts: ``layouts`` (one Partition per image, or one for all), else sampled by ``layout_model``
     and calibrated. ``keep=(tokens [T,N,5+C], mask [T,N])`` keeps those tokens of the (single given)
-    layout. ``decode=False`` skips the tokenizer's decoder. ``callback(image_index, step, tokens)``
-    reports stage-2 progress. Image ``i`` uses seed ``seed + i``, so results do not depend on ``count``.
+    layout. ``options`` (:class:`GenerateOptions`; its fields can also be given as keywords, ``steps=8``):
+    samplers, guidance, seed and ``decode``. ``callback(image_index, step, tokens)`` reports stage-2
+    progress. Image ``i`` uses seed ``seed + i``, so results do not depend on ``count``.
     """
+    opts = with_overrides(options, GenerateOptions, overrides, "generate")
     check_compatible(texture_model, tokenizer)
     y = check_labels(labels, count, texture_model.config.num_classes).tolist()
     if layouts is None and layout_model is None:
@@ -72,24 +74,22 @@ def generate(texture_model: Generator, tokenizer: GPSTokenizer, labels: list[int
         raise GPSTokenError(f"need one layout per image ({count}) or one for all, got {len(layouts)}")
     out = []
     for i, label in enumerate(y):
-        gen = torch.Generator().manual_seed(seed + i)
+        gen = torch.Generator().manual_seed(opts.seed + i)
         if layouts is None:
-            layout = _stage_one(layout_model, label, layout_method, layout_steps, cfg_scale, guidance_interval, gen)
+            layout = _stage_one(layout_model, label, opts.layout_sampling, gen)
         else:
             layout = layouts[i if len(layouts) > 1 else 0]
-        tiles = layout.tile_grid[0] * layout.tile_grid[1]
-        g = layout.g_init.reshape(tiles, layout.tokens_per_tile, 5)
+        g = layout.g_init.reshape(layout.tiling.num_tiles, layout.tokens_per_tile, 5)
         progress = None if callback is None else (lambda step, tok, i=i: callback(i, step, tok))
-        tokens = sample_tokens(texture_model, g, label, method, steps, cfg_scale, guidance_interval,
-                               gen, keep, progress, cancel).cpu().numpy()
-        recon = decode_tokens(tokenizer, tokens, layout.tile_grid, layout.image_size) if decode else None
+        tokens = sample_tokens(texture_model, g, label, opts.texture_sampling, generator=gen, keep=keep,
+                               callback=progress, cancel=cancel).cpu().numpy()
+        recon = decode_tokens(tokenizer, tokens, layout.tile_grid, layout.image_size) if opts.decode else None
         out.append(Generated(int(label), layout, tokens, recon))
     return out
 
 
-def _stage_one(layout_model: Generator, label: int, method: str, steps: int, cfg_scale: float,
-               interval: tuple[float, float], generator: torch.Generator) -> Partition:
+def _stage_one(layout_model: Generator, label: int, sampling: SamplerOptions, generator: torch.Generator) -> Partition:
     if layout_model.config.num_classes == 1:
-        label, cfg_scale = 0, 1.0  # an unconditional layout model serves every class
-    _, cal = sample_layouts(layout_model, label, 1, method, steps, cfg_scale, interval, generator)
+        label, sampling = 0, dataclasses.replace(sampling, cfg_scale=1.0)  # an unconditional model serves every class
+    _, cal = sample_layouts(layout_model, label, 1, sampling, generator=generator)
     return tile_partition(cal.regions[0], cal.g_init[0], layout_model.config.tile)

@@ -20,9 +20,9 @@ from typing import Callable
 import torch
 
 from ..errors import Cancelled, GPSTokenError
+from .options import METHODS, check_sampler  # noqa: F401 (METHODS re-exported)
 from .transport import VelocityFn, expand_time, score_from_velocity, sde_diffusion
 
-METHODS = ("ode", "sde", "euler", "heun")
 ProgressFn = Callable[[int, torch.Tensor], None]
 CancelFn = Callable[[], bool]
 ProjectFn = Callable[[torch.Tensor, float], torch.Tensor]
@@ -36,11 +36,7 @@ def sample(velocity: VelocityFn, noise: torch.Tensor, method: str = "ode", steps
            callback: ProgressFn | None = None, cancel: CancelFn | None = None,
            project: ProjectFn | None = None) -> torch.Tensor:
     """Integrate from ``noise`` at t = 0 to data at t = 1 with the named ``method`` (see module doc)."""
-    if method not in METHODS:
-        raise GPSTokenError(f"sampler must be one of {', '.join(METHODS)}, got {method!r}")
-    least = 2 if method == "sde" else 1
-    if method != "ode" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < least):
-        raise GPSTokenError(f"steps must be an integer >= {least} for the {method} sampler, got {steps!r}")
+    check_sampler(method, steps)
     hooks = dict(callback=callback, cancel=cancel, project=project)
     if method == "euler":
         return euler(velocity, noise, steps, **hooks)

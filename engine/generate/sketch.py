@@ -17,6 +17,7 @@ Policy, in this order:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,11 +26,13 @@ import torch
 
 from ..bias import bias_integral, box_sums
 from ..calibrate import Box, calibrate, halve, max_regions_keeping, min_regions_keeping
+from ..config_fields import with_overrides
 from ..errors import GPSTokenError
 from ..partition import Partition
 from ..tokens import MX, MY, RHO, SX, SY, check_gaussians, g_init_from_regions
 from .generator import Generator
 from .layout import canonical_order, sample_layouts, tile_partition
+from .options import LAYOUT_SAMPLING, SamplerOptions
 from .samplers import CancelFn
 
 MIN_IOU = 0.5
@@ -65,16 +68,17 @@ class SketchLayout:
         return line + ("; " + ", ".join(others) if others else "") + (f"; the rest from {fill}" if fill else "")
 
 
-def sketch_layout(sketch: np.ndarray, tokens: int, tile: int = 256, min_size: int = 8,
+def sketch_layout(sketch: np.ndarray, tokens: int, tile: int = 256, min_size: int = 8, *,
                   locked: np.ndarray | None = None, layout_model: Generator | None = None, label: int = 0,
-                  generator: torch.Generator | None = None, method: str = "ode", steps: int = 50,
-                  cfg_scale: float = 1.0, cancel: CancelFn | None = None) -> SketchLayout:
+                  generator: torch.Generator | None = None, sampling: SamplerOptions | None = None,
+                  cancel: CancelFn | None = None, **overrides) -> SketchLayout:
     """The layout of ``tokens`` regions that keeps the sketched Gaussians ``[K, >=5]`` (see module doc).
 
     ``locked`` (bool [K]) must be kept. ``layout_model`` (same token count) fills the rest, class
-    ``label``, else the sketch's density does. A sketch that is a whole partition stays as it is, with
-    its own token count.
+    ``label``, sampled with ``sampling`` (default :data:`LAYOUT_SAMPLING`; its fields also as keywords),
+    else the sketch's density does. A sketch that is a whole partition stays as it is, with its own token count.
     """
+    sampling = with_overrides(sampling or LAYOUT_SAMPLING, SamplerOptions, overrides, "sketch_layout")
     g = _check_sketch(sketch)
     lock = np.zeros(len(g), bool) if locked is None else np.asarray(locked, bool).reshape(-1)
     if len(lock) != len(g):
@@ -95,7 +99,7 @@ def sketch_layout(sketch: np.ndarray, tokens: int, tile: int = 256, min_size: in
         if layout_model is not None and layout_model.config.tokens == tokens:
             hold = np.concatenate([keep, outline_regions(regions, density)])
             hold = np.unique(hold, axis=0)
-            regions = inpaint_layout(layout_model, regions, hold, label, generator, method, steps, cfg_scale, cancel)
+            regions = inpaint_layout(layout_model, regions, hold, label, sampling, generator=generator, cancel=cancel)
             fill = "model"
     row = {tuple(r): i for i, r in enumerate(regions.tolist())}
     kept = np.array([row[tuple(candidates[c])] if c >= 0 else -1 for c in choice.tolist()], np.int64)
@@ -261,8 +265,8 @@ def outline_regions(regions: np.ndarray, density: np.ndarray) -> np.ndarray:
 
 
 def inpaint_layout(model: Generator, start: np.ndarray, keep: np.ndarray, label: int = 0,
-                   generator: torch.Generator | None = None, method: str = "ode", steps: int = 50,
-                   cfg_scale: float = 1.0, cancel: CancelFn | None = None) -> np.ndarray:
+                   sampling: SamplerOptions = LAYOUT_SAMPLING, *, generator: torch.Generator | None = None,
+                   cancel: CancelFn | None = None) -> np.ndarray:
     """Stage-1 inpainting: the layout model samples ``g_init`` with the ``keep`` regions' tokens held
     (in the token slots they take in ``start``, a full layout holding them), calibrated around them."""
     cfg = model.config
@@ -272,7 +276,7 @@ def inpaint_layout(model: Generator, start: np.ndarray, keep: np.ndarray, label:
     kept = {tuple(r) for r in np.asarray(keep).tolist()}
     mask = np.array([tuple(r) in kept for r in start[order].tolist()])
     if cfg.num_classes == 1:
-        label, cfg_scale = 0, 1.0  # an unconditional layout model serves every class
-    raw, _ = sample_layouts(model, label, 1, method, steps, cfg_scale, generator=generator, cancel=cancel,
+        label, sampling = 0, dataclasses.replace(sampling, cfg_scale=1.0)  # an unconditional model serves every class
+    raw, _ = sample_layouts(model, label, 1, sampling, generator=generator, cancel=cancel,
                             keep=(g0[order][None], mask[None]))
     return calibrate(raw[0], tokens=cfg.tokens, size=size, min_size=cfg.min_size, keep=keep).regions

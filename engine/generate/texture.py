@@ -6,25 +6,28 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..config_fields import with_overrides
 from ..errors import GPSTokenError
 from ..tokens import check_gaussians
 from .generator import Generator
 from .inpaint import KeepTokens
 from .latent import from_data, to_data
+from .options import TEXTURE_SAMPLING, SamplerOptions
 from .samplers import CancelFn, sample
 
 
 def sample_tokens(model: Generator, g_init: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor | int,
-                  method: str = "sde", steps: int = 250, cfg_scale: float = 1.0,
-                  guidance_interval: tuple[float, float] = (0.0, 1.0), generator: torch.Generator | None = None,
+                  sampling: SamplerOptions | None = None, *, generator: torch.Generator | None = None,
                   keep: tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor] | None = None,
                   callback: Callable[[int, torch.Tensor], None] | None = None, cancel: CancelFn | None = None,
-                  atol: float = 1e-6, rtol: float = 1e-3) -> torch.Tensor:
+                  atol: float = 1e-6, rtol: float = 1e-3, **overrides) -> torch.Tensor:
     """Tokens ``[M,N,5+C]`` for layouts ``g_init [M,N,5]`` and class ids ``labels [M]`` (or one id).
 
+    ``sampling``: default :data:`TEXTURE_SAMPLING`; its fields can also be given as keywords (``steps=8``).
     ``keep=(tokens [M,N,5+C], mask [M,N])``: those tokens are kept exactly and the others generated.
     ``callback(step, tokens)`` gets the current state mapped to tokens after every sampler step.
     """
+    opts = with_overrides(sampling or TEXTURE_SAMPLING, SamplerOptions, overrides, "sample_tokens")
     cfg = model.config
     if cfg.kind != "texture":
         raise GPSTokenError(f"stage 2 needs a texture generator, got a {cfg.kind} model")
@@ -38,7 +41,7 @@ def sample_tokens(model: Generator, g_init: np.ndarray | torch.Tensor, labels: n
     noise = torch.randn((*g.shape[:2], cfg.in_channels), generator=generator).to(device)
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return model.velocity(x, t, y, cond=g, cfg_scale=cfg_scale, guidance_interval=guidance_interval)
+        return model.velocity(x, t, y, cond=g, cfg_scale=opts.cfg_scale, guidance_interval=opts.guidance_interval)
 
     project, kept = None, None
     if keep is not None:
@@ -52,7 +55,7 @@ def sample_tokens(model: Generator, g_init: np.ndarray | torch.Tensor, labels: n
         velocity, project = kept.velocity(velocity), kept.project
     progress = None if callback is None else (lambda step, x: callback(step, from_data(cfg, x, g)))
     with torch.no_grad():
-        data = sample(velocity, noise, method, steps, atol=atol, rtol=rtol, generator=generator,
+        data = sample(velocity, noise, opts.method, opts.steps, atol=atol, rtol=rtol, generator=generator,
                       callback=progress, cancel=cancel, project=project)
         tokens = from_data(cfg, data, g)
     if kept is not None:
