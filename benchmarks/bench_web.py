@@ -98,7 +98,7 @@ def main() -> int:
     p.add_argument("--image", default=str(ROOT / "assets" / "images" / "rocket512.png"))
     p.add_argument("--tokens", type=int, default=1024, help="tokens per tile (rocket512: 4 tiles -> 4096)")
     p.add_argument("--steps", type=int, default=10, help="fit steps of the full path")
-    p.add_argument("--moves", type=int, default=60, help="drag steps")
+    p.add_argument("--moves", type=int, default=80, help="drag steps (one screen pixel each)")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -119,15 +119,20 @@ def main() -> int:
         stamp_returns(session.pipeline.engine, stamps)
         count = tab.evaluate(HOOKS)
         tab.get_by_role("button", name="move", exact=True).click()
+        wait(lambda: session.tools.mode.value == "move")
+        time.sleep(1.0)  # the page settles (the canvas took the image's size)
         row = int(np.argmax(doc.plane.sigmas_px(doc.layout.geometry()).prod(axis=1)))
         x, y = doc.plane.centers(doc.layout.geometry()[[row]])[0]
         start = tab.evaluate(TO_SCREEN, [float(x), float(y)])
         tab.mouse.move(*start)
         tab.mouse.down()
+        revision, began = doc.revision, time.perf_counter()
         for k in range(1, args.moves + 1):
-            tab.mouse.move(start[0] + 40 * np.sin(k / 9), start[1] + 0.5 * k)
+            tab.mouse.move(start[0] + k, start[1] + 0.5 * k)
             time.sleep(0.03)  # a hand's pace: ~30 moves a second
         tab.mouse.up()
+        seconds = time.perf_counter() - began
+        moved = doc.revision - revision
         wait(lambda: session.idle and doc.result is not None and doc.result.path == "full"
              and doc.result.revision == doc.revision)
         time.sleep(1.0)
@@ -140,6 +145,8 @@ def main() -> int:
         if later:
             arrivals[name].append(1000 * (min(later) - returned))
     print(f"browser editor, headless Chromium, {count} ellipses, {Path(args.image).name}, fit engine ({args.steps} steps)")
+    print(f"{args.moves} mouse moves in {seconds:.1f} s; the server applied {moved} of them (Bokeh sends one pan "
+          "event per frame)")
     print(f"{'measure':44s} {'median':>7s} {'p90':>7s} {'min':>7s} {'n':>5s}")
     print(f"{'drag step: canvas paint (ms)':44s} {stats(paint)}")
     print(f"{'drag step: pointer move -> drawn (ms)':44s} {stats(step)}")

@@ -50,9 +50,10 @@ class Controls:
             button("Delete", session.delete_selected, "gps-delete"),
             button("Repartition", session.repartition, "gps-repartition"), button("Rerun", session.rerun, "gps-rerun"),
             button("Sweep", session.sweep, "gps-sweep"), button("Refine", session.refine, "gps-refine"))
-        self.status = pn.pane.Str("", css_classes=["gps-status"])
-        self.progress = w.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
-        self.cancel = w.Button(label="Cancel", button_type="warning", visible=False, css_classes=["gps-cancel"],
+        # fixed sizes and no visibility toggles: a status change must not re-lay out (and repaint) the canvas
+        self.status = pn.pane.Str("", css_classes=["gps-status"], width=290, height=40)
+        self.progress = w.Progress(value=0, max=1000, width=290, height=12)
+        self.cancel = w.Button(label="Cancel", button_type="warning", disabled=True, css_classes=["gps-cancel"],
                                on_click=lambda e: session.scheduler.cancel_all())
         self._bind()
         self.toolbar = pn.Row(self.mode, self.buttons)
@@ -100,6 +101,6 @@ class Controls:
             self.status.object = message
 
     def _on_busy(self, busy: bool) -> None:
-        self.progress.visible = self.cancel.visible = busy
+        self.cancel.disabled = not busy
         if not busy:
             self.progress.value = 0

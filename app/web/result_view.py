@@ -55,7 +55,8 @@ class ResultView:
         self.choice = pn.widgets.RadioButtonGroup(options=list(VIEWS), value=VIEWS[0], button_type="default",
                                                   name="result view")
         self.choice.param.watch(lambda e: self._show(e.new), "value")
-        self.metrics = pn.pane.Markdown(metrics_text(None, None), css_classes=["gps-metrics"], margin=(0, 10))
+        self.metrics = pn.pane.Markdown(metrics_text(None, None), css_classes=["gps-metrics"], margin=(0, 10),
+                                       width=600, height=28)
         self.layout = pn.Column(self.choice, pn.pane.Bokeh(self.figure), self.metrics)
         session.events.document.connect(self.set_document)
         self.set_document(session.document)
