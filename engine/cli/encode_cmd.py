@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             bar.set_description("partition")
             layout = partition_image(model, image, args.tokens)
         bar.update()
-        bar.set_description(f"encode {layout.tile_grid[0] * layout.tile_grid[1]} tile(s)")
+        bar.set_description(f"encode {layout.tiling.num_tiles} tile(s)")
         layout, tokens = encode_image(model, image, layout, precision=precision(args))
         bar.update()
         if args.refine:

@@ -138,7 +138,7 @@ def reconstruct_image(model: GPSTokenizer, image: np.ndarray, args: argparse.Nam
     prec = precision(args)
     stage(0, STAGES[0])
     layout = partition_image(model, image, args.tokens)
-    stage(1, f"{STAGES[1]} {layout.tile_grid[0] * layout.tile_grid[1]} tile(s)")
+    stage(1, f"{STAGES[1]} {layout.tiling.num_tiles} tile(s)")
     layout, tokens = encode_image(model, image, layout, precision=prec)
     mode = args.mode or model.config.default_decode_mode
     stage(2, STAGES[2])

@@ -92,13 +92,13 @@ def encode_image(model: GPSTokenizer, image: np.ndarray, layout: Partition | Non
     if tuple(layout.image_size) != tuple(image.shape[:2]):
         raise GPSTokenError(f"the layout is for a {layout.image_size[0]}x{layout.image_size[1]} image, "
                             f"not {image.shape[0]}x{image.shape[1]}")
-    rows, cols = layout.tile_grid
+    count = layout.tiling.num_tiles
     tiles = image_tiles(image, layout.tile_grid, cfg.tile_size)
-    g_init = torch.from_numpy(np.ascontiguousarray(layout.g_init, dtype=np.float32)).reshape(rows * cols, -1, 5)
+    g_init = torch.from_numpy(np.ascontiguousarray(layout.g_init, dtype=np.float32)).reshape(count, -1, 5)
     regions = torch.from_numpy(np.ascontiguousarray(layout.regions_normalized(), dtype=np.float32))
     out = []
     with inference_context(model.device, precision):
-        for s in range(0, rows * cols, tiles_per_batch):
+        for s in range(0, count, tiles_per_batch):
             part = slice(s, s + tiles_per_batch)
             out.append(model.encode(tiles[part], g_init[part], regions[part]).float().cpu())
     return layout, torch.cat(out).numpy()
