@@ -213,3 +213,31 @@ def test_loopback_is_the_default(browser):
         assert "token" not in url
         assert server.address == "127.0.0.1"
         assert urllib.request.urlopen(url).status == 200
+
+
+def test_generate_a_candidate_and_accept_it(browser):
+    from gpstoken.models.default_model import default_model_path
+
+    with running_server(IMAGE, settings=SETTINGS, model=str(default_model_path())) as (url, pages, _):
+        tab, studio = open_tab(browser, url, pages)
+        gen = studio.session.generation
+        tab.locator(".bk-tab", has_text="Generate").click()
+        tab.get_by_role("button", name="Load", exact=True).click()
+        wait_for(lambda: gen.generators is not None, what="the bundled generators")
+        expect_text(tab, ".gps-gen-status", "Generators ready")
+        gen.form.sampler, gen.form.steps, gen.form.count = "euler", 4, 1  # a quick sample on this CPU
+        tab.get_by_role("button", name="Blank canvas").click()
+        wait_for(lambda: studio.session.document.sketch, what="the blank canvas")
+        doc = studio.session.document
+        tab.get_by_role("button", name="Sample layout").click()
+        wait_for(lambda: len(doc.layout) > 0 and gen.idle and not gen.running, 180, what="the sampled layout")
+        tab.get_by_role("button", name="Generate", exact=True).click()
+        wait_for(lambda: len(gen.candidates) == 1 and not gen.running, 240, what="one candidate")
+        candidate = gen.candidates[0]
+        tab.locator(".gps-gen-accept").first.click()
+        wait_for(lambda: not doc.sketch and np.array_equal(doc.image, candidate.image) and not gen.candidates,
+                 what="the accepted candidate, gone from the strip")
+        wait_for(lambda: full_and_idle(studio), 180, what="the model's reconstruction of the accepted image")
+        assert doc.result.engine == "model"
+        expect_text(tab, ".gps-metrics", f"model (full) · {len(doc.result.rows)} tokens")
+        tab.close()

@@ -62,6 +62,7 @@ class Canvas:
         self.regions = ColumnDataSource({k: [] for k in ("x", "y", "width", "height")})
         self.ginit = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle", "color", "alpha", "fill")})
         self.refined = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle")})
+        self.ghost = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle")})
         self.overlay_box = ColumnDataSource({k: [] for k in ("x", "y", "width", "height")})
         self.overlay_path = ColumnDataSource({"x": [], "y": []})
         f = self.figure
@@ -75,6 +76,8 @@ class Canvas:
             "ginit": f.ellipse("x", "y", "width", "height", angle="angle", source=self.ginit, line_color="color",
                                line_alpha="alpha", fill_color="color", fill_alpha="fill", line_width=1.3),
         }
+        f.ellipse("x", "y", "width", "height", angle="angle", source=self.ghost, fill_alpha=0, line_dash="dashed",
+                  line_color=glyphs.hex_color(style.GHOST), line_alpha=float(style.GHOST[3]), line_width=1.5)
         f.rect("x", "y", "width", "height", source=self.overlay_box, fill_alpha=0, line_color="white", line_dash="dashed")
         f.line("x", "y", source=self.overlay_path, line_color="white", line_dash="dashed")
         self._selected = np.zeros(0, bool)
@@ -86,6 +89,7 @@ class Canvas:
         session.events.layer.connect(self._on_layer)
         session.tools.mode_changed.connect(self._on_mode)
         session.tools.overlay.changed.connect(self._on_overlay)
+        session.generation.events.ghost.connect(self._on_ghost)
         self.set_document(session.document)
 
     def pixel_size(self) -> float:
@@ -179,9 +183,16 @@ class Canvas:
         path = overlay.path
         self.overlay_path.data = {"x": [], "y": []} if path is None else {"x": path[:, 0], "y": path[:, 1]}
 
+    def _on_ghost(self, geometry) -> None:
+        """The layout before a calibration (or a raw sampled layout), dashed, until the next change."""
+        empty = geometry is None or self.doc is None
+        self.ghost.data = {k: [] for k in ("x", "y", "width", "height", "angle")} if empty else \
+            glyphs.ellipse_columns(self.doc, geometry)
+
     def close(self) -> None:
         self.set_document(None)
         self.session.events.document.disconnect(self.set_document)
         self.session.events.layer.disconnect(self._on_layer)
         self.session.tools.mode_changed.disconnect(self._on_mode)
         self.session.tools.overlay.changed.disconnect(self._on_overlay)
+        self.session.generation.events.ghost.disconnect(self._on_ghost)

@@ -20,6 +20,7 @@ from gpstoken_studio.web.analytics_panel import AnalyticsPanel
 from gpstoken_studio.web.canvas import Canvas
 from gpstoken_studio.web.controls import Controls
 from gpstoken_studio.web.files import MAX_UPLOAD_BYTES, FileRoot
+from gpstoken_studio.web.generate_panel import GeneratePanel
 from gpstoken_studio.web.open_panel import OpenPanel
 from gpstoken_studio.web.result_view import ResultView
 
@@ -63,12 +64,14 @@ class StudioPage:
         self.controls = Controls(self.session)
         self.files = OpenPanel(self.session, root, max_upload)
         self.analytics = AnalyticsPanel(self.session)
+        self.generate = GeneratePanel(self.session)
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
         self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout),
-                             pn.Column(self.controls.toolbar, self.alert, views, self.analytics.layout),
+                             pn.Column(self.controls.toolbar, self.alert, views, pn.Tabs(
+                                 ("Regions and rates", self.analytics.layout), ("Generate", self.generate.layout))),
                              css_classes=["gps-studio"])
         self._poll = None
         self._image = image
