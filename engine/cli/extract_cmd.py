@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-        index = extract_tokens(model, args.data, args.out, args.tokens, args.size, report, args.min_size,
-                               args.flip)
+        index = extract_tokens(model, args.data, args.out, tokens_per_tile=args.tokens, size=args.size, progress=report,
+                               min_size=args.min_size, flip=args.flip)
     print(json.dumps({"files": len(index["files"]), "skipped": index["skipped"], "classes": index["classes"]}))
     return 0

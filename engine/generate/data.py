@@ -82,7 +82,7 @@ def square_image(image: np.ndarray, size: int = 256, rng: np.random.Generator | 
     return np.ascontiguousarray(out)
 
 
-def layout_examples(source: str | os.PathLike, tokens: int, count: int | None = None, size: int = 256,
+def layout_examples(source: str | os.PathLike, tokens: int, *, count: int | None = None, size: int = 256,
                     lam: float = 2.5, min_size: int = 8, seed: int = 0,
                     min_crop: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``g_init [D,N,5]`` (canonical order) of partitions of the images of ``source`` and their class ids.
@@ -106,7 +106,7 @@ def layout_examples(source: str | os.PathLike, tokens: int, count: int | None = 
 INDEX_FILE = "index.json"
 
 
-def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike, tokens_per_tile: int | None = None,
+def extract_tokens(tokenizer, source: str | os.PathLike, out: str | os.PathLike, *, tokens_per_tile: int | None = None,
                    size: int = 256, progress=None, min_size: int = 8, flip: bool = False) -> dict:
     """Encode every image of ``source`` (shorter side to ``size``, centre crop; entropy partition with
     regions of at least ``min_size`` px) into ``out/<name>.npz`` token files and write

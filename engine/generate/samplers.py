@@ -31,7 +31,7 @@ SDE_T0_FLOOR = 1e-3
 SDE_LAST_STEP = 0.04
 
 
-def sample(velocity: VelocityFn, noise: torch.Tensor, method: str = "ode", steps: int = 50,
+def sample(velocity: VelocityFn, noise: torch.Tensor, method: str = "ode", steps: int = 50, *,
            atol: float = 1e-6, rtol: float = 1e-3, generator: torch.Generator | None = None,
            callback: ProgressFn | None = None, cancel: CancelFn | None = None,
            project: ProjectFn | None = None) -> torch.Tensor:

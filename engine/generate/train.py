@@ -113,7 +113,7 @@ def prepare_data(cfg: GenTrainConfig) -> tuple[GeneratorConfig, dict[str, np.nda
 
     mcfg = cfg.model_config
     if mcfg.kind == "layout":
-        g, labels, names = layout_examples(cfg.data, mcfg.tokens, cfg.examples, mcfg.tile, min_size=mcfg.min_size,
+        g, labels, names = layout_examples(cfg.data, mcfg.tokens, count=cfg.examples, size=mcfg.tile, min_size=mcfg.min_size,
                                            seed=cfg.seed, min_crop=cfg.min_crop)
         arrays = {"g_init": g, "labels": labels}
         means, stds = channel_statistics(g)

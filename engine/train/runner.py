@@ -70,7 +70,7 @@ class TrainingRun:
                        (_Tail(self.out / METRICS_FILE, from_start), "metrics")]
 
     @classmethod
-    def start(cls, out: str | os.PathLike, config: str | None = None, data: str | None = None,
+    def start(cls, out: str | os.PathLike, *, config: str | None = None, data: str | None = None,
               args: list[str] | tuple[str, ...] = (), resume: bool = False, threads: int = 1,
               log: str | os.PathLike | None = None) -> "TrainingRun":
         """Launch ``gpstoken train tokenizer`` in a new process group; output goes to ``log``
