@@ -179,3 +179,26 @@ def test_web_with_a_missing_root_is_a_one_line_error(tmp_path, capsys):
     assert main(["--web", "--engine", "fit", "--port", "0", "--root", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"gpstoken-studio: --root {tmp_path / 'nowhere'}: not a folder"
+
+
+# --- the training panel's folders -----------------------------------------------------------------
+
+def test_training_folders_stay_under_the_root_and_start_nothing_otherwise(tree):
+    from gpstoken_studio.session import Session
+    from gpstoken_studio.web.training_panel import TrainingPanel
+
+    session = Session()
+    try:
+        panel = TrainingPanel(session, FileRoot(tree))
+        panel.data.value, panel.out.value = "sub", "../runs/x"
+        panel.start()
+        assert panel.status.object == "Output folder: ../runs/x: '..' is refused (paths stay inside the root folder)"
+        panel.out.value = "/tmp/run"
+        panel.attach()
+        assert "absolute paths are refused" in panel.status.object
+        assert session.training.run is None and not (tree.parent / "runs").exists()
+        no_root = TrainingPanel(session, None)
+        assert no_root.status.object.startswith("Training needs the server's --root")
+        assert all(b.disabled for b in no_root.buttons if hasattr(b, "clicks"))
+    finally:
+        session.shutdown()

@@ -23,6 +23,7 @@ from gpstoken_studio.web.files import MAX_UPLOAD_BYTES, FileRoot
 from gpstoken_studio.web.generate_panel import GeneratePanel
 from gpstoken_studio.web.open_panel import OpenPanel
 from gpstoken_studio.web.result_view import ResultView
+from gpstoken_studio.web.training_panel import TrainingPanel
 
 POLL_MS = 40  # drain period where no next-tick callbacks can be scheduled
 
@@ -65,13 +66,15 @@ class StudioPage:
         self.files = OpenPanel(self.session, root, max_upload)
         self.analytics = AnalyticsPanel(self.session)
         self.generate = GeneratePanel(self.session)
+        self.training = TrainingPanel(self.session, root)
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
         self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout),
                              pn.Column(self.controls.toolbar, self.alert, views, pn.Tabs(
-                                 ("Regions and rates", self.analytics.layout), ("Generate", self.generate.layout))),
+                                 ("Regions and rates", self.analytics.layout), ("Generate", self.generate.layout),
+                                 ("Training", self.training.layout))),
                              css_classes=["gps-studio"])
         self._poll = None
         self._image = image
@@ -98,5 +101,6 @@ class StudioPage:
         if self._poll is not None:
             self._poll.stop()
         self.waker.doc = None
+        self.training.close()
         self.canvas.close()
         self.session.shutdown()
