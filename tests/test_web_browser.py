@@ -241,3 +241,27 @@ def test_generate_a_candidate_and_accept_it(browser):
         assert doc.result.engine == "model"
         expect_text(tab, ".gps-metrics", f"model (full) · {len(doc.result.rows)} tokens")
         tab.close()
+
+
+def test_reshape_a_gaussian_by_its_handle(browser, server):
+    from gpstoken_studio.tools.handles import handle_points
+
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    row = int(np.argmax(doc.plane.sigmas_px(doc.layout.geometry()).prod(axis=1)))
+    x, y = doc.plane.centers(doc.layout.geometry()[[row]])[0]
+    tab.get_by_role("button", name="move", exact=True).click()
+    wait_for(lambda: studio.session.tools.mode.value == "move", what="the move tool")
+    drag(tab, [(x, y), (x, y)])  # a click selects the token: its handles show
+    wait_for(lambda: doc.layout.selection().tolist() == [row] and len(studio.canvas.handles.data["x"]) == 3,
+             what="the handles of the selected token")
+    before = doc.plane.ellipses(doc.layout.geometry()[[row]])[0]
+    major = handle_points(doc, row, studio.canvas.pixel_size())["major"]
+    u = np.array([np.cos(before[4]), np.sin(before[4])])
+    drag(tab, [major, major + 8 * u, major + 16 * u])
+    wait_for(lambda: full_and_idle(studio) and doc.plane.ellipses(doc.layout.geometry()[[row]])[0][2] > before[2] + 5,
+             what="a longer major axis")
+    after = doc.plane.ellipses(doc.layout.geometry()[[row]])[0]
+    np.testing.assert_allclose(after[:2], before[:2], atol=1e-3)  # the centre stays
+    tab.close()

@@ -14,6 +14,7 @@ from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.session import Session
 from gpstoken_studio.tools.base import Mode
+from gpstoken_studio.tools.handles import handle_points, handle_target
 from gpstoken_studio.views import style
 from gpstoken_studio.web import glyphs
 from gpstoken_studio.web.pointer import PointerBridge
@@ -62,6 +63,7 @@ class Canvas:
         self.regions = ColumnDataSource({k: [] for k in ("x", "y", "width", "height")})
         self.ginit = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle", "color", "alpha", "fill")})
         self.refined = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle")})
+        self.handles = ColumnDataSource({"x": [], "y": []})
         self.ghost = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle")})
         self.overlay_box = ColumnDataSource({k: [] for k in ("x", "y", "width", "height")})
         self.overlay_path = ColumnDataSource({"x": [], "y": []})
@@ -78,11 +80,13 @@ class Canvas:
         }
         f.ellipse("x", "y", "width", "height", angle="angle", source=self.ghost, fill_alpha=0, line_dash="dashed",
                   line_color=glyphs.hex_color(style.GHOST), line_alpha=float(style.GHOST[3]), line_width=1.5)
+        f.scatter("x", "y", source=self.handles, size=9, fill_color=glyphs.hex_color(style.HANDLE), line_color="black")
         f.rect("x", "y", "width", "height", source=self.overlay_box, fill_alpha=0, line_color="white", line_dash="dashed")
         f.line("x", "y", source=self.overlay_path, line_color="white", line_dash="dashed")
         self._selected = np.zeros(0, bool)
         self.bridge = PointerBridge(session.tools, self.pixel_size)
         self.bridge.connect(f)
+        self.x_range.on_change("start", lambda attr, old, new: self._on_handles())  # the rotate handle sits screen pixels out
         for key, visible in session.layers.items():
             self.renderers[key].visible = visible
         session.events.document.connect(self.set_document)
@@ -145,6 +149,7 @@ class Canvas:
             if change.action != "locks":
                 _patch(self.regions, rows, glyphs.region_columns(doc, rows))
             self._selected[rows] = doc.layout.selected_mask()[rows]
+        self._on_handles()
 
     def _on_selection(self, _rows=None) -> None:
         mask = self.doc.layout.selected_mask()
@@ -155,6 +160,15 @@ class Canvas:
         if rows.size:
             cols = glyphs.token_columns(self.doc, rows)
             _patch(self.ginit, rows, {k: cols[k] for k in ("color", "alpha", "fill")})
+        self._on_handles()
+
+    def _on_handles(self) -> None:
+        """The resize and rotate handles of the one selected Gaussian (the move tool drags them)."""
+        row = None if self.doc is None else handle_target(self.doc)
+        points = [] if row is None else list(handle_points(self.doc, row, self.pixel_size()).values())
+        data = {"x": [float(p[0]) for p in points], "y": [float(p[1]) for p in points]}
+        if data != dict(self.handles.data):
+            self.handles.data = data
 
     def _on_result(self, result) -> None:
         if result is None:
