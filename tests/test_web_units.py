@@ -202,3 +202,25 @@ def test_training_folders_stay_under_the_root_and_start_nothing_otherwise(tree):
         assert all(b.disabled for b in no_root.buttons if hasattr(b, "clicks"))
     finally:
         session.shutdown()
+
+
+# --- in a notebook ----------------------------------------------------------------------------------
+
+def test_outside_a_server_the_page_polls_its_session():
+    import panel as pn
+
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.web import studio
+    from gpstoken_studio.web.page import POLL_MS, StudioPage
+
+    assert isinstance(studio(None, engine="fit"), pn.Row)  # what a notebook cell shows
+    page = StudioPage("tests/golden/camera.png", settings=Settings(tokens_per_tile=16, fit_steps=2, engine="fit"))
+    try:
+        assert page._poll is not None and page._poll.period == POLL_MS and page.waker.doc is None
+        assert page.session.wait_idle(120)
+        doc = page.session.document
+        assert doc.image_size == (256, 256) and doc.result is not None and doc.result.revision == doc.revision
+        assert len(page.canvas.ginit.data["x"]) == len(doc.layout)
+        assert f"revision {doc.revision}/{doc.revision}" in page.result.metrics.object
+    finally:
+        page.close()
