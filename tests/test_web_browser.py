@@ -122,10 +122,14 @@ def test_painting_density_raises_the_token_count_in_the_region(browser, server):
         drag(tab, [(box[0] + 5, y), (box[2] - 5, y)], steps=4)
     wait_for(lambda: full_and_idle(studio) and doc.bias.painted(), what="the re-partition after painting")
     assert in_box() > start
-    wait_for(lambda: studio.analytics.analytics.after is not None, what="the painted region's report")
+
+    def shown() -> bool:  # the page shows the newest report of the painted region
+        r = studio.analytics.analytics.after
+        return r is not None and f"after: {r.tokens} of {r.total_tokens} tokens" in text_of(tab, ".gps-region")
+
+    wait_for(shown, what="the painted region's report on the page")
     report = studio.analytics.analytics.after
-    assert report.source == "painted" and report.tokens >= 1
-    expect_text(tab, ".gps-region", f"after: {report.tokens} of {report.total_tokens} tokens in the region")
+    assert report.source == "painted" and report.tokens >= 1 and report.area_share > 0
     tab.close()
 
 
@@ -197,12 +201,34 @@ def test_a_token_is_required_beyond_loopback(browser):
         assert refused.value.code == 403
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(bare + "?token=wrong")
+        assert websocket_refused(bare.replace("http://", "ws://") + "ws")
         tab = browser.new_page()
         assert tab.goto(bare).status == 403
         assert tab.goto(url).status == 200
         wait_for(lambda: pages and full_and_idle(pages[0]), what="the editor behind the token")
         expect_text(tab, ".gps-metrics", "PSNR")
         tab.close()
+
+
+def websocket_refused(url: str) -> bool:
+    """A websocket to ``url`` without the token's cookie is refused or closed before any message."""
+    import asyncio
+    import concurrent.futures
+
+    from tornado.httpclient import HTTPClientError
+    from tornado.websocket import websocket_connect
+
+    async def attempt():
+        try:
+            conn = await websocket_connect(url)
+        except (HTTPClientError, OSError):
+            return True
+        message = await conn.read_message()
+        conn.close()
+        return message is None
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on this thread
+        return pool.submit(asyncio.run, attempt()).result(60)
 
 
 def test_loopback_is_the_default(browser):
