@@ -20,7 +20,8 @@ def chromium_path() -> str:
 
 @contextlib.contextmanager
 def running_server(image=None, **options):
-    """A ``make_server`` on a free port, looping on a thread; yields (url, pages): every tab's StudioPage."""
+    """A ``make_server`` on a free port, looping on a thread; yields (url, pages, server): pages are every
+    tab's StudioPage."""
     from gpstoken_studio.web.server import make_server
 
     pages, ready, box = [], threading.Event(), {}
@@ -38,7 +39,7 @@ def running_server(image=None, **options):
     assert ready.wait(60) and "server" in box, "the web server did not start"
     server = box["server"]
     try:
-        yield box["url"], pages
+        yield box["url"], pages, server
     finally:
         for page in list(pages):
             server.io_loop.add_callback(page.close)
