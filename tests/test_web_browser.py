@@ -291,3 +291,25 @@ def test_reshape_a_gaussian_by_its_handle(browser, server):
     after = doc.plane.ellipses(doc.layout.geometry()[[row]])[0]
     np.testing.assert_allclose(after[:2], before[:2], atol=1e-3)  # the centre stays
     tab.close()
+
+
+def test_download_a_project_and_open_it_again(browser, server, tmp_path):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    tokens = tab.locator(".gps-tokens input")
+    tokens.fill("16")
+    tokens.press("Enter")
+    wait_for(lambda: full_and_idle(studio) and len(doc.layout.live()) < 32, what="the re-partition at 16 tokens")
+    saved = doc.layout.state()
+    with tab.expect_download() as download:
+        tab.get_by_role("button", name="Download project").click()
+    assert download.value.suggested_filename == "camera.gpsproj"
+    path = tmp_path / "camera.gpsproj"
+    download.value.save_as(path)
+    tab.locator(".gps-upload input[type=file]").set_input_files(str(path))
+    wait_for(lambda: studio.session.document is not doc, what="the uploaded project")
+    reopened = studio.session.document
+    assert reopened.layout.state().equals(saved) and reopened.settings.tokens_per_tile == 16
+    assert np.array_equal(reopened.image, doc.image)
+    tab.close()

@@ -40,6 +40,12 @@ class OpenPanel:
             parts += [self.files, self.path, pn.Row(self.open_button, self.save_button)]
             self.browse("")
         self.layout = pn.Column(*parts, width=300)
+        session.events.document.connect(self._name_downloads)
+
+    def _name_downloads(self, doc) -> None:
+        """Downloads are named after the open image."""
+        stem = Path(doc.image_path).stem if doc is not None and doc.image_path else "untitled"
+        self.download.filename, self.recon.filename = stem + SUFFIX, stem + "-reconstruction.png"
 
     # --- uploads --------------------------------------------------------------------------------
 
@@ -112,10 +118,8 @@ class OpenPanel:
         doc = self.session.document
         if doc is None:
             return None
-        stem = Path(doc.image_path).stem if doc.image_path else "untitled"
         with tempfile.TemporaryDirectory(prefix="gpstoken-download-") as folder:
-            path = Path(folder) / (stem + suffix)
+            path = Path(folder) / ((Path(doc.image_path).stem if doc.image_path else "untitled") + suffix)
             if not write(path):
                 return None
-            self.download.filename = stem + SUFFIX
             return io.BytesIO(path.read_bytes())
