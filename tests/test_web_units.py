@@ -224,3 +224,31 @@ def test_outside_a_server_the_page_polls_its_session():
         assert f"revision {doc.revision}/{doc.revision}" in page.result.metrics.object
     finally:
         page.close()
+
+
+# --- the canvas follows the document ----------------------------------------------------------------
+
+def test_the_canvas_shows_a_stroke_by_patches_and_its_undo():
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.session import Session
+    from gpstoken_studio.web import glyphs
+    from gpstoken_studio.web.canvas import Canvas
+
+    session = Session(Settings(tokens_per_tile=16, engine="fit", fit_steps=1))
+    try:
+        canvas = Canvas(session)
+        session.open_array(np.random.default_rng(1).integers(0, 255, (64, 80, 3), dtype=np.uint8), "noise.png")
+        assert session.wait_idle(120)
+        doc = session.document
+        shown = lambda: np.asarray(canvas.density.data["image"][0])  # noqa: E731
+        blank = shown().copy()
+        session.tools.set_mode("brush")
+        for kind, x in (("panstart", 20), ("pan", 30), ("panend", 40)):
+            canvas.bridge.gesture(kind, x, 30, {})
+        assert session.wait_idle(120) and doc.bias.painted()
+        assert np.array_equal(shown(), glyphs.density_image(doc.bias.values())) and not np.array_equal(shown(), blank)
+        assert len(canvas.ginit.data["x"]) == len(doc.layout) and canvas.regions.data["width"][0] > 0
+        session.undo()
+        assert session.wait_idle(120) and np.array_equal(shown(), blank)
+    finally:
+        session.shutdown()

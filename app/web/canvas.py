@@ -10,6 +10,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, PanTool, Range1d, ResetTool, WheelZoomTool
 from bokeh.plotting import figure
 
+from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.session import Session
@@ -131,9 +132,16 @@ class Canvas:
         h, w = self.doc.image_size
         self.image.data = {"image": [glyphs.rgba_image(self.doc.image)], "w": [w], "h": [h]}
 
-    def _on_bias(self, _change=None) -> None:
+    def _on_bias(self, change: BiasChange | None = None) -> None:
+        """A stroke step sends only its box of the density overlay; anything else the whole overlay."""
         h, w = self.doc.image_size
-        self.density.data = {"image": [glyphs.density_image(self.doc.bias.values())], "w": [w], "h": [h]}
+        if change is None or self.density.data["w"][0] != w or self.density.data["h"][0] != h:
+            self.density.data = {"image": [glyphs.density_image(self.doc.bias.values())], "w": [w], "h": [h]}
+            return
+        x0, y0, x1, y1 = change.box
+        if x1 > x0 and y1 > y0:
+            patch = glyphs.density_image(self.doc.bias.patch(change.box))
+            self.density.patch({"image": [((0, slice(y0, y1), slice(x0, x1)), patch.ravel())]})
 
     def _on_layout(self, change: LayoutChange | None = None) -> None:
         doc = self.doc
