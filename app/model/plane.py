@@ -64,6 +64,12 @@ class Plane:
         """Gaussians ``[M, >=5]`` -> 1-sigma pixel ellipses ``[M, 5]`` (cx, cy, a, b, theta)."""
         return gaussians_to_ellipses(geometry, self.size)
 
+    def drawn_ellipses(self, geometry: np.ndarray) -> np.ndarray:
+        """Gaussians -> the ellipses the views draw and pick (``ELLIPSE_SIGMAS`` semi-axes), in plane pixels."""
+        e = self.ellipses(geometry)
+        e[:, 2:4] *= ELLIPSE_SIGMAS
+        return e
+
     def centers(self, geometry: np.ndarray) -> np.ndarray:
         """Gaussian centres ``[M, 2]`` in plane pixels (x, y)."""
         h, w = self.size

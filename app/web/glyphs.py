@@ -10,7 +10,6 @@ import numpy as np
 
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
-from gpstoken_studio.model.plane import ELLIPSE_SIGMAS
 from gpstoken_studio.views import style
 
 
@@ -25,9 +24,8 @@ SELECTED_HEX = hex_color(style.SELECTED)
 
 def ellipse_columns(doc: Document, geometry: np.ndarray) -> dict[str, np.ndarray]:
     """Gaussians ``[K, >=5]`` -> Bokeh ellipse columns (x, y, width, height, angle) at ELLIPSE_SIGMAS."""
-    e = doc.plane.ellipses(np.asarray(geometry)[:, :5])
-    return {"x": e[:, 0], "y": e[:, 1], "width": 2 * ELLIPSE_SIGMAS * e[:, 2],
-            "height": 2 * ELLIPSE_SIGMAS * e[:, 3], "angle": -e[:, 4]}
+    e = doc.plane.drawn_ellipses(np.asarray(geometry)[:, :5])
+    return {"x": e[:, 0], "y": e[:, 1], "width": 2 * e[:, 2], "height": 2 * e[:, 3], "angle": -e[:, 4]}
 
 
 def token_columns(doc: Document, rows: np.ndarray) -> dict[str, list | np.ndarray]:
