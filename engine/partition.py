@@ -110,7 +110,6 @@ def max_partition_regions(h: int, w: int, min_size: int) -> int:
     return max_partition_regions(h // 2, w, min_size) + max_partition_regions(h - h // 2, w, min_size)
 
 
-max_regions = max_partition_regions  # old name, until app/session/pipeline.py and app/widgets/token_controls.py move
 
 
 class Partitioner:

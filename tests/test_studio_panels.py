@@ -58,7 +58,7 @@ def untouched_margin(widget, pixels: int = 4) -> bool:
 def test_no_panel_is_clipped(make_studio, qtbot, size):
     win = make_studio()
     win.pipeline.sweep((32, 64, 256))
-    assert win.pipeline.wait_idle(120)
+    assert win.wait_idle(120)
     settle(qtbot, win, *size)
     assert_not_clipped(win)
     assert win.canvas.native.width() >= size[0] // 2  # the docks leave the canvas most of the width

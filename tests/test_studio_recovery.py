@@ -32,7 +32,7 @@ app = QApplication([])
 win = MainWindow(settings=Settings(tokens_per_tile=32, fit_steps=0), autosave_s=0.2)
 win.show()
 assert win.open_path(sys.argv[1])
-assert win.pipeline.wait_idle(120)
+assert win.wait_idle(120)
 doc = win.document
 doc.history.push(commands.delete_tokens(doc, [0, 1, 2]))
 while win.autosaver.path is None or not win.autosaver.path.is_file():

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 from psygnal import Signal
 
-from gpstoken.partition import max_regions
+from gpstoken.partition import max_partition_regions
 from gpstoken_studio.engines.base import EngineRequest, metrics_of
 from gpstoken_studio.session.jobs import Job, JobScheduler, wait_until
 from gpstoken_studio.model.bias import BiasChange
@@ -208,7 +208,7 @@ class Pipeline:
         th, tw = doc.plane.tile_hw
         s = doc.settings
         sizes = {n: sweep_min_size((th, tw), n, s.min_size) for n in counts}  # above 1024 where a size allows
-        counts = tuple(n for n in counts if n <= max_regions(th, tw, sizes[n]))
+        counts = tuple(n for n in counts if n <= max_partition_regions(th, tw, sizes[n]))
         template = self._request(doc)
         engine, bias = self.engine, doc.bias_for_partition()
         sources = {ms: doc.partitions if ms == s.min_size else LayoutSource(doc.image, doc.plane, ms)

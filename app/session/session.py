@@ -224,6 +224,10 @@ class Session:
         if self.document is not None:
             self.document.layout.select(np.asarray(rows, np.int64))
 
+    def select_all(self) -> None:
+        if self.document is not None:
+            self.select(self.document.layout.live())
+
     def delete_selected(self) -> None:
         doc = self.document
         if doc is not None:

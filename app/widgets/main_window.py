@@ -197,12 +197,6 @@ class MainWindow(QMainWindow):
         """Open an image or a project file (after asking about unsaved work); errors show in a dialog."""
         return self.confirm_discard() and self.session.open_path(path)
 
-    def open_image(self, path: str | Path, settings: Settings | None = None) -> Document:
-        return self.session.open_image(path, settings)
-
-    def open_project(self, path: str | Path) -> Document:
-        return self.session.open_project(path)
-
     def set_document(self, doc: Document | None) -> None:
         self.session.set_document(doc)
 
@@ -241,9 +235,6 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_view_titles()
         self.document_changed.emit(doc)
-
-    def new_settings(self) -> Settings:
-        return self.session.new_settings()
 
     def save(self) -> bool:
         doc = self.document
@@ -319,10 +310,6 @@ class MainWindow(QMainWindow):
         return str(Path(base).with_suffix("")) + suffix
 
     # --- edits, tools, views --------------------------------------------------------------------
-
-    def with_doc(self, fn) -> None:
-        if self.document is not None:
-            fn(self.document)
 
     def delete_selected(self) -> None:
         self.session.delete_selected()

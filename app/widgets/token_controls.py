@@ -10,7 +10,7 @@ import math
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from gpstoken.partition import max_regions
+from gpstoken.partition import max_partition_regions
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.session import Session
 
@@ -68,7 +68,7 @@ class TokenControls(QWidget):
         self.setEnabled(doc is not None)
         if doc is not None:
             th, tw = doc.plane.tile_hw
-            self._max = max_regions(th, tw, doc.settings.min_size)
+            self._max = max_partition_regions(th, tw, doc.settings.min_size)
             with QSignalBlocker(self.spin):
                 self.spin.setRange(1, self._max)
             doc.events.settings.connect(self.refresh)

@@ -41,9 +41,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("undo", "Undo", "Edit", session.undo, "Ctrl+Z")
     r.add("redo", "Redo", "Edit", session.redo, "Ctrl+Shift+Z")
     r.add("delete", "Delete Selected", "Edit", window.delete_selected, "Delete")
-    r.add("select_all", "Select All", "Edit", lambda: window.with_doc(lambda d: d.layout.select(d.layout.live())),
-          "Ctrl+A")
-    r.add("select_none", "Select None", "Edit", lambda: window.with_doc(lambda d: d.layout.select([])), "Escape")
+    r.add("select_all", "Select All", "Edit", session.select_all, "Ctrl+A")
+    r.add("select_none", "Select None", "Edit", lambda: session.select([]), "Escape")
     r.add("lock_geometry", "Lock Geometry", "Edit", lambda: window.lock(LOCK_GEOMETRY, True), "L")
     r.add("lock_features", "Lock Features", "Edit", lambda: window.lock(LOCK_FEATURES, True), "Shift+L")
     r.add("unlock", "Unlock", "Edit", lambda: window.lock(LOCK_GEOMETRY | LOCK_FEATURES, False), "Alt+L")
