@@ -68,3 +68,15 @@ def test_a_failing_job_is_one_line_and_the_worker_keeps_going():
     assert wait_until(lambda: scheduler.idle, scheduler.drain, 10)
     assert failures == ["ZeroDivisionError: division by zero"] and seen == ["after"]
     scheduler.shutdown()
+
+
+def test_cancelling_the_work_keeps_queued_commands():
+    scheduler, gate, _ = blocked_scheduler()
+    seen = finished_values(scheduler)
+    scheduler.submit(Job("fast", 0, lambda j: "fast"))
+    scheduler.submit(Job("commit", 0, lambda j: "commit", fifo=True))
+    scheduler.cancel_all(keep_fifo=True)
+    gate.set()
+    assert wait_until(lambda: scheduler.idle, scheduler.drain, 10)
+    assert seen == ["commit"]  # the held job was cancelled, the pending fast job dropped
+    scheduler.shutdown()

@@ -116,11 +116,14 @@ class JobScheduler:
         self._set_busy(True)
         return job
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, keep_fifo: bool = False) -> None:
+        """Drop pending jobs and cancel the running one (``keep_fifo``: queued commands still run)."""
         with self._lock:
-            self._pending.clear()
-            self._order.clear()
-            if self._running is not None:
+            for key, job in list(self._pending.items()):
+                if not (keep_fifo and job.fifo):
+                    del self._pending[key]
+                    self._order.remove(key)
+            if self._running is not None and not (keep_fifo and self._running.fifo):
                 self._running.cancel()
 
     def call_soon(self, fn: Callable[[], None]) -> None:

@@ -267,6 +267,12 @@ class Session:
         if self.document is not None:
             self.document.update_settings(**changes)
 
+    def cancel(self) -> None:
+        """Stop the engine work in progress (the live reconstruction, a sweep, a refinement, a generation);
+        queued edits (re-partitions waiting to be recorded) still land."""
+        self.scheduler.cancel_all(keep_fifo=True)
+        self.generation.cancel()
+
     def rerun(self) -> None:
         self.pipeline.request(FULL)
 

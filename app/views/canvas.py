@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from vispy import scene
 
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 
 ZOOM_STEP = 1.15
 

@@ -6,7 +6,7 @@ from vispy.color import Colormap
 
 from gpstoken_studio.model.bias import BiasChange
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.image_view import pixel_image
 
 DENSITY_CMAP = Colormap([(*style.DENSITY, 0.0), (*style.DENSITY, style.DENSITY_ALPHA)])

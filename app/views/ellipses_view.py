@@ -4,32 +4,13 @@ from __future__ import annotations
 import numpy as np
 from vispy import scene
 
+from gpstoken_studio import style
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY, LayoutChange, TokenLayout
-from gpstoken_studio.model.plane import ELLIPSE_SIGMAS
+from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.model.result import Result
-from gpstoken_studio.views import style
 from gpstoken_studio.views.ellipse_visual import Ellipses
 
 REBUILD = ("append", "truncate", "replace")  # layout changes that renumber slots: upload everything
-
-
-def drawn_ellipses(doc: Document, geometry: np.ndarray) -> np.ndarray:
-    """Gaussians -> ellipses at ELLIPSE_SIGMAS, in plane pixels."""
-    e = doc.plane.ellipses(geometry)
-    e[:, 2:4] *= ELLIPSE_SIGMAS
-    return e
-
-
-def token_colors(layout: TokenLayout, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outline RGBA ``[K, 4]`` and fill alpha ``[K]`` of layout rows: selection, then lock kind; deleted
-    rows are transparent."""
-    locks = layout.locks()[rows] & (LOCK_GEOMETRY | LOCK_FEATURES)
-    colors = style.LOCK_COLORS[locks].copy()
-    selected = layout.selected_mask()[rows]
-    colors[selected] = style.SELECTED
-    colors[layout.deleted()[rows], 3] = 0.0
-    return colors, np.where(selected, style.SELECTED_FILL, 0.0).astype(np.float32)
 
 
 class GInitEllipsesView:
@@ -51,11 +32,11 @@ class GInitEllipsesView:
         layout = self.doc.layout
         if change is None or change.action in REBUILD:
             rows = np.arange(len(layout))
-            self.node.set_data(self._ellipses(rows), *token_colors(layout, rows))
+            self.node.set_data(self._ellipses(rows), *style.token_colors(layout, rows))
             self._selected = layout.selected_mask()
         elif change.indices.size:
             rows = change.indices
-            self.node.set_rows(rows, self._ellipses(rows), *token_colors(layout, rows))
+            self.node.set_rows(rows, self._ellipses(rows), *style.token_colors(layout, rows))
             self._selected[rows] = layout.selected_mask()[rows]
 
     def _on_selection_change(self, _selection=None) -> None:
@@ -64,11 +45,11 @@ class GInitEllipsesView:
             return  # a rebuild is on its way (the layout changed length)
         rows = np.flatnonzero(mask != self._selected)
         self._selected = mask
-        colors, fill = token_colors(self.doc.layout, rows)
+        colors, fill = style.token_colors(self.doc.layout, rows)
         self.node.set_rows(rows, colors=colors, fill=fill)
 
     def _ellipses(self, rows: np.ndarray) -> np.ndarray:
-        e = drawn_ellipses(self.doc, self.doc.layout.rows(rows).geometry)
+        e = self.doc.plane.drawn_ellipses(self.doc.layout.rows(rows).geometry)
         e[self.doc.layout.deleted()[rows], 2:4] = 0.0
         return e
 
@@ -95,7 +76,7 @@ class RefinedEllipsesView:
         if result is None:
             self.node.set_data(np.zeros((0, 5)), style.REFINED)
         else:
-            self.node.set_data(drawn_ellipses(self.doc, result.tokens[:, :5]), style.REFINED)
+            self.node.set_data(self.doc.plane.drawn_ellipses(result.tokens[:, :5]), style.REFINED)
 
     def set_visible(self, visible: bool) -> None:
         self.node.visible = visible

@@ -6,7 +6,7 @@ from vispy import scene
 
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.tools.handles import HANDLES, handle_points, handle_target
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.canvas import StudioCanvas
 from gpstoken_studio.views.ellipse_visual import Ellipses
 

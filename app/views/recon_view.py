@@ -7,7 +7,7 @@ from vispy import scene
 
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.result import Result
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.image_view import pixel_image
 
 

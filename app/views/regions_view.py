@@ -6,7 +6,7 @@ from vispy import scene
 
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.layout import LayoutChange
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.ellipse_visual import Ellipses
 from gpstoken_studio.views.ellipses_view import REBUILD
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.canvas import StudioCanvas
 from gpstoken_studio.views.ellipse_visual import Ellipses
-from gpstoken_studio.views.ellipses_view import drawn_ellipses
 from gpstoken_studio.views.image_view import pixel_image
 
 
@@ -32,7 +31,7 @@ class StagingView:
             self.ghost.visible = False
             self.ghost_count = 0
             return
-        self.ghost.set_data(drawn_ellipses(doc, np.asarray(geometry, np.float32)), style.GHOST)
+        self.ghost.set_data(doc.plane.drawn_ellipses(np.asarray(geometry, np.float32)), style.GHOST)
         self.ghost.visible = True
         self.ghost_count = len(geometry)
 

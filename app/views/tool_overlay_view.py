@@ -5,7 +5,7 @@ import numpy as np
 from vispy import scene
 
 from gpstoken_studio.tools.base import ToolOverlay
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.views.ellipse_visual import Ellipses
 
 

@@ -54,7 +54,7 @@ class Controls:
         self.status = pn.pane.Str("", css_classes=["gps-status"], width=290, height=40)
         self.progress = w.Progress(value=0, max=1000, width=290, height=12)
         self.cancel = w.Button(label="Cancel", button_type="warning", disabled=True, css_classes=["gps-cancel"],
-                               on_click=lambda e: session.scheduler.cancel_all())
+                               on_click=lambda e: session.cancel())
         self._bind()
         self.toolbar = pn.Row(self.mode, self.buttons)
         self.layout = pn.Column(self.tokens, self.lam, self.engine, self.steps, self.radius, self.strength,

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpstoken_studio import style
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
-from gpstoken_studio.views import style
 
 
 def hex_color(rgba) -> str:
     """``(r, g, b[, a])`` in 0..1 -> "#rrggbb"."""
     return "#" + "".join(f"{int(round(float(c) * 255)):02x}" for c in list(rgba)[:3])
-
-
-LOCK_HEX = [hex_color(c) for c in style.LOCK_COLORS]  # by lock bits 0..3
-SELECTED_HEX = hex_color(style.SELECTED)
 
 
 def ellipse_columns(doc: Document, geometry: np.ndarray) -> dict[str, np.ndarray]:
@@ -29,14 +24,13 @@ def ellipse_columns(doc: Document, geometry: np.ndarray) -> dict[str, np.ndarray
 
 
 def token_columns(doc: Document, rows: np.ndarray) -> dict[str, list | np.ndarray]:
-    """Layout rows -> ellipse geometry plus colour columns: selection, then lock kind; deleted rows hidden."""
-    layout = doc.layout
-    cols = ellipse_columns(doc, layout.rows(rows).geometry)
-    selected, deleted = layout.selected_mask()[rows], layout.deleted()[rows]
-    locks = layout.locks()[rows] & (LOCK_GEOMETRY | LOCK_FEATURES)
-    cols["color"] = [SELECTED_HEX if s else LOCK_HEX[k] for s, k in zip(selected, locks)]
-    cols["alpha"] = np.where(deleted, 0.0, np.where(selected, 1.0, float(style.GINIT[3])))
-    cols["fill"] = np.where(selected & ~deleted, style.SELECTED_FILL, 0.0)
+    """Layout rows -> ellipse geometry plus colour columns (``style.token_colors``: selection, then lock kind;
+    deleted rows hidden)."""
+    cols = ellipse_columns(doc, doc.layout.rows(rows).geometry)
+    colors, fill = style.token_colors(doc.layout, rows)
+    cols["color"] = [hex_color(c) for c in colors]
+    cols["alpha"] = colors[:, 3].astype(np.float64)
+    cols["fill"] = fill.astype(np.float64)
     return cols
 
 

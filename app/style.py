@@ -1,7 +1,14 @@
-"""Colours and scales shared by the canvas views."""
+"""Colours and scales of the canvas, shared by the Qt views and the browser page (numpy only: no Qt, no vispy)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
+
+if TYPE_CHECKING:
+    from gpstoken_studio.model.layout import TokenLayout
 
 BACKGROUND = "#16171a"
 GINIT = np.array([0.30, 0.85, 1.00, 0.85], np.float32)
@@ -21,3 +28,15 @@ SWIPE_LINE = (1.0, 1.0, 1.0, 0.8)
 SELECTED_FILL = 0.16
 ERROR_SCALE = (0.0, 0.25)  # |reconstruction - image| in [0, 1] units: fixed so runs compare
 ERROR_CMAP = "viridis"  # built into vispy (its "inferno" needs matplotlib, which the editor does not depend on)
+
+
+def token_colors(layout: "TokenLayout", rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outline RGBA ``[K, 4]`` and fill alpha ``[K]`` of layout rows: selection, then lock kind; deleted
+    rows are transparent."""
+    locks = layout.locks()[rows] & (LOCK_GEOMETRY | LOCK_FEATURES)
+    colors = LOCK_COLORS[locks].copy()
+    selected = layout.selected_mask()[rows]
+    colors[selected] = SELECTED
+    colors[layout.deleted()[rows], 3] = 0.0
+    return colors, np.where(selected, SELECTED_FILL, 0.0).astype(np.float32)
+
