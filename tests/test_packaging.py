@@ -74,7 +74,7 @@ def test_editor_views_need_no_matplotlib():
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "from vispy.color import get_colormap\n"
-        "from gpstoken_studio.views import style\n"
+        "from gpstoken_studio import style\n"
         "get_colormap(style.ERROR_CMAP)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

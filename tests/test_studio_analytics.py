@@ -156,7 +156,7 @@ def test_workbench_records_are_reproduced_by_their_commands(make_studio, qtbot, 
 def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qtbot):
     from vispy.color import get_colormap
 
-    from gpstoken_studio.views import style
+    from gpstoken_studio import style
     from gpstoken_studio.views.recon_view import error_map
 
     win = make_studio(tokens=64, steps=3)

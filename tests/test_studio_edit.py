@@ -9,7 +9,7 @@ from gpstoken_studio.model.region_edits import halves
 from gpstoken_studio.testing import GOLDEN, canvas_point, drag, make_studio, wait_idle  # noqa: F401
 from gpstoken_studio.tools import Mode
 from gpstoken_studio.tools.handles import handle_points
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(180)]
 torch.set_num_threads(1)

@@ -16,7 +16,7 @@ from gpstoken_studio.model.layout import LayoutChange
 from gpstoken_studio.session import Session
 from gpstoken_studio.tools.base import Mode
 from gpstoken_studio.tools.handles import handle_points, handle_target
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.web import glyphs
 from gpstoken_studio.web.pointer import PointerBridge
 

@@ -10,7 +10,7 @@ from bokeh.plotting import figure
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.session import Session
-from gpstoken_studio.views import style
+from gpstoken_studio import style
 from gpstoken_studio.web import glyphs
 from gpstoken_studio.web.canvas import BACKEND, Canvas
 
