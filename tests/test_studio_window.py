@@ -63,7 +63,10 @@ def test_token_slider_repartitions_live_and_commits_one_step(make_studio, qtbot)
     slider.setSliderDown(True)
     for n in (80, 100, 128):
         slider.setValue(win.toolbar.tokens.value_of(n))
-        assert len(doc.layout) == doc.settings.tokens_per_tile
+    wait_idle(win)  # the previews are partitioned on the worker: the layout shows the held count, nothing recorded
+    held = win.toolbar.tokens.count_of(slider.value())
+    assert len(doc.layout) == held and doc.settings.tokens_per_tile == 64 and len(doc.history) == 0
+    assert doc.result.path == "fast"
     slider.setSliderDown(False)
     wait_idle(win)
     n = doc.settings.tokens_per_tile
