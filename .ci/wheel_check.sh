@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The user's path: build the wheel, install it with only the `studio` extra into a fresh virtual environment,
-# and from a folder outside the checkout run the CLI with the bundled model and the editor (under Xvfb).
+# and from a folder outside the checkout run the CLI with the bundled model and the editor (under Xvfb);
+# then add the `web` extra and fetch the browser editor's page.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
@@ -34,4 +35,23 @@ xvfb-run -a "$work/venv/bin/gpstoken-studio" photo.png --screenshot shot.png
 test -s shot.png
 echo "editor screenshot: $(du -h shot.png | cut -f1)"
 "$work/venv/bin/python" -c 'import importlib.util as u; assert u.find_spec("matplotlib") is None, "matplotlib got installed"'
+
+# the browser editor from the wheel with its `web` extra: the server answers with the page
+"$pip" install -q "$wheel[web]"
+"$work/venv/bin/gpstoken-studio" --web photo.png --port 0 > web.log 2>&1 &
+server=$!
+"$work/venv/bin/python" - <<'PY'
+import re, time, urllib.request
+for _ in range(600):
+    found = re.search(r"http://\S+", open("web.log").read())
+    if found:
+        break
+    time.sleep(0.1)
+assert found, "gpstoken-studio --web printed no URL: " + open("web.log").read()
+page = urllib.request.urlopen(found.group(0), timeout=120).read().decode()
+assert "bokeh" in page.lower(), page[:300]
+print(f"browser editor served at {found.group(0)} ({len(page)} bytes)")
+PY
+kill "$server"
+wait "$server" 2>/dev/null || true
 echo "wheel check passed"
