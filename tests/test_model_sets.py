@@ -82,3 +82,40 @@ def test_cli_bad_class_or_set_is_one_line_with_status_2(model_set, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o" / "000000.png").exists()
+
+
+def test_a_set_sampling_recipe_is_the_default_and_flags_override_it(model_set, tmp_path):
+    from gpstoken.cli import build_parser
+    from gpstoken.cli.generate_cmd import generate_options
+
+    for name in STAGE_FILES.values():
+        (tmp_path / name).write_bytes((model_set / name).read_bytes())
+    (tmp_path / "sampling.json").write_text(json.dumps({"method": "euler", "steps": 7, "cfg_scale": 2.5}))
+    ms = load_model_set(tmp_path)
+    parse = lambda *extra: build_parser().parse_args(["generate", "--out", "o", *extra])  # noqa: E731
+    o = generate_options(parse(), ms)
+    assert (o.method, o.steps, o.cfg_scale, o.layout_method, o.guidance_interval) == ("euler", 7, 2.5, "ode", (0.0, 1.0))
+    o = generate_options(parse("--cfg", "1", "--steps", "3", "--guidance", "0.2", "0.9"), ms)
+    assert (o.method, o.steps, o.cfg_scale, o.guidance_interval) == ("euler", 3, 1.0, (0.2, 0.9))
+    o = generate_options(parse(), None)
+    assert (o.method, o.cfg_scale) == ("ode", 1.0)
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ("{not json", "not a readable JSON object"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"cfg": 3}', "unknown keys \\['cfg'\\]"),
+    ('{"method": "euler", "steps": 0}', "steps must be an integer >= 1"),
+])
+def test_a_bad_sampling_recipe_is_one_line(model_set, tmp_path, recipe, message):
+    for name in STAGE_FILES.values():
+        (tmp_path / name).write_bytes((model_set / name).read_bytes())
+    (tmp_path / "sampling.json").write_text(recipe)
+    with pytest.raises(GPSTokenError, match=message):
+        load_model_set(tmp_path)
+
+
+def test_the_bundled_emoji_set_samples_as_its_model_card_evaluated_it():
+    ms = load_model_set("emoji")
+    assert ms.sampling == {"method": "euler", "steps": 25, "cfg_scale": 3.0, "layout_method": "euler",
+                           "layout_steps": 25}

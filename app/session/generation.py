@@ -110,14 +110,24 @@ class GenerationModel:
         """Use a bundled model set: ``tiny`` (the default tokenizer's generators) or one with its own
         tokenizer and class names (``emoji``)."""
         if name == TINY_SET:
-            return self.load_models()
-        try:
-            model_set = load_model_set(name)
-        except GPSTokenError as exc:
-            self.say(f"Cannot load the generators: {exc}")
-            return False
-        return self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
-                                str(model_set.file("tokenizer")), model_set.classes)
+            loaded = self.load_models()
+            recipe = {}
+        else:
+            try:
+                model_set = load_model_set(name)
+            except GPSTokenError as exc:
+                self.say(f"Cannot load the generators: {exc}")
+                return False
+            loaded = self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
+                                      str(model_set.file("tokenizer")), model_set.classes)
+            recipe = model_set.sampling
+        if loaded:  # the set's sampling recipe (what its model card evaluated), else the defaults
+            defaults = GenerationForm()
+            self.form.sampler = recipe.get("method", defaults.sampler)
+            self.form.steps = recipe.get("steps", defaults.steps)
+            self.form.cfg_scale = float(recipe.get("cfg_scale", defaults.cfg_scale))
+            self.events.models.emit(self.generators)
+        return loaded
 
     def load_models(self, texture: str | None = None, texture_config: str | None = None,
                     layout: str | None = None, tokenizer: str | None = None,

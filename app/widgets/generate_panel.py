@@ -218,7 +218,11 @@ class GeneratePanel(QWidget):
         self.texture_label.setText(f"{gens.texture_path.name} ({gens.tokens} tokens, "
                                    f"{gens.config.texture_channels} channels)")
         self.layout_label.setText(gens.layout_path.name)
-        self.fill.setCurrentText(self.model.form.fill)
+        form = self.model.form
+        self.fill.setCurrentText(form.fill)
+        self.sampler.setCurrentText(form.sampler)
+        self.steps.setValue(form.steps)
+        self.cfg.setValue(form.cfg_scale)
         self.label.clear()
         self.label.addItems(self.model.class_names)
         self._sync()

@@ -34,22 +34,40 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--keep", metavar="TOKENS.npz", help="token file whose tokens are partly kept (its layout is used)")
     p.add_argument("--keep-mask", metavar="MASK", help="which tokens of --keep to keep: .npy bool [T,N] or a mask "
                                                         "image (tokens centred on non-zero pixels)")
-    p.add_argument("--sampler", choices=("ode", "sde", "euler", "heun"), default="ode",
-                   help="stage-2 sampler (default ode: adaptive dopri5; the reference uses sde with 250 steps)")
-    p.add_argument("--steps", type=int, default=250, help="steps of sde/euler/heun (default 250)")
-    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (default 1: off)")
-    p.add_argument("--guidance", type=float, nargs=2, default=(0.0, 1.0), metavar=("LOW", "HIGH"),
-                   help="apply guidance only for LOW <= t <= HIGH (t = 1 is data; default 0 1)")
+    p.add_argument("--sampler", choices=("ode", "sde", "euler", "heun"),
+                   help="stage-2 sampler (default: the --models set's recipe, else ode: adaptive dopri5; the "
+                        "reference uses sde with 250 steps)")
+    p.add_argument("--steps", type=int, help="steps of sde/euler/heun (default: the set's recipe, else 250)")
+    p.add_argument("--cfg", type=float, help="classifier-free guidance scale (default: the set's recipe, else 1: off)")
+    p.add_argument("--guidance", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="apply guidance only for LOW <= t <= HIGH (t = 1 is data; default: the set's recipe, else 0 1)")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i (default 0)")
     p.add_argument("--layout-model", metavar="CKPT", help="layout generator (default: the bundled one), or the "
                    "official release's layout cache (initg.pickle: per-class layouts, one drawn per image)")
-    p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"), default="ode",
-                   help="stage-1 (layout) sampler (default ode)")
-    p.add_argument("--layout-steps", type=int, default=50, help="steps of the stage-1 sde/euler/heun sampler "
-                                                                "(default 50)")
+    p.add_argument("--layout-sampler", choices=("ode", "sde", "euler", "heun"),
+                   help="stage-1 (layout) sampler (default: the set's recipe, else ode)")
+    p.add_argument("--layout-steps", type=int, help="steps of the stage-1 sde/euler/heun sampler "
+                                                    "(default: the set's recipe, else 50)")
     p.add_argument("--texture-model", metavar="CKPT", help="texture generator (default: the bundled one)")
     p.add_argument("--texture-config", metavar="YAML", help="config of an official texture generator file")
     return p
+
+
+# the command's sampling without a set's recipe: the adaptive ODE for both stages, no guidance
+DEFAULT_SAMPLING = {"method": "ode", "steps": 250, "cfg_scale": 1.0, "guidance_interval": (0.0, 1.0),
+                    "layout_method": "ode", "layout_steps": 50}
+
+
+def generate_options(args: argparse.Namespace, model_set=None):
+    """The sampling options: each flag given, else the model set's recipe (``sampling.json``), else the default."""
+    from ..generate import GenerateOptions
+
+    flags = {"method": args.sampler, "steps": args.steps, "cfg_scale": args.cfg,
+             "guidance_interval": None if args.guidance is None else tuple(args.guidance),
+             "layout_method": args.layout_sampler, "layout_steps": args.layout_steps}
+    recipe = {**DEFAULT_SAMPLING, **({} if model_set is None else model_set.sampling)}
+    recipe.update({key: value for key, value in flags.items() if value is not None})
+    return GenerateOptions(**recipe, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ..generate import GenerateOptions, generate, load_generator
+    from ..generate import generate, load_generator
     from ..generate.bundled import bundled_generator
     from ..generate.layout import calibrated_layout
     from ..generate.layout_cache import cached_layout, is_layout_cache, load_layout_cache
@@ -72,14 +90,12 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     if args.num < 1:
         raise GPSTokenError(f"--num must be >= 1, got {args.num}")
-    options = GenerateOptions(method=args.sampler, steps=args.steps, cfg_scale=args.cfg,
-                              guidance_interval=tuple(args.guidance), layout_method=args.layout_sampler,
-                              layout_steps=args.layout_steps, seed=args.seed)
+    model_set = load_model_set(args.models) if args.models else None
+    options = generate_options(args, model_set)
     if (args.keep is None) != (args.keep_mask is None):
         raise GPSTokenError("--keep and --keep-mask go together")
     if args.keep and args.layout:
         raise GPSTokenError("--keep brings its own layout: drop --layout")
-    model_set = load_model_set(args.models) if args.models else None
     if model_set is not None:
         args.model = args.model or str(model_set.file("tokenizer"))
         args.layout_model = args.layout_model or str(model_set.file("layout"))
@@ -124,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             if sketch is not None:
                 made = sketch_layout(sketch[0], cfg.tokens, cfg.tile, cfg.min_size, layout_model=fill_model,
                                      label=label, generator=torch.Generator().manual_seed(args.seed + i),
-                                     method=args.layout_sampler, steps=args.layout_steps)
+                                     method=options.layout_method, steps=options.layout_steps)
                 layouts = [made.layout]
                 if i == 0 and not args.quiet:
                     print(f"{args.layout}: {made.summary()}", file=sys.stderr)

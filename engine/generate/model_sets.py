@@ -1,14 +1,17 @@
 """Model sets: a tokenizer, a layout and a texture generator that belong together, with class names.
 
 A set is a folder holding ``tokenizer.safetensors``, ``layout.safetensors``, ``texture.safetensors``
-and optionally ``classes.json`` (a JSON list of class names, one per class id). Bundled sets live in
-``models/<name>/`` of the package data (``emoji``); any folder laid out the same way works too.
+and optionally ``classes.json`` (a JSON list of class names, one per class id) and ``sampling.json``
+(the sampling recipe the set was evaluated with: ``GenerateOptions`` fields such as ``method``, ``steps``
+and ``cfg_scale``; the defaults of ``gpstoken generate --models`` and of the editor's Generate panel).
+Bundled sets live in ``models/<name>/`` of the package data (``emoji``); any folder laid out the same way
+works too.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..bundled_files import bundled_file
@@ -17,6 +20,8 @@ from ..errors import GPSTokenError
 STAGE_FILES = {"tokenizer": "tokenizer.safetensors", "layout": "layout.safetensors",
                "texture": "texture.safetensors"}
 CLASSES_FILE = "classes.json"
+SAMPLING_FILE = "sampling.json"
+SAMPLING_KEYS = ("method", "steps", "cfg_scale", "guidance_interval", "layout_method", "layout_steps")
 BUNDLED_SETS = ("emoji",)
 
 
@@ -27,6 +32,7 @@ class ModelSet:
     name: str
     folder: Path
     classes: tuple[str, ...]
+    sampling: dict = field(default_factory=dict)  # GenerateOptions fields of the set's recipe
 
     def file(self, stage: str) -> Path:
         """The model file of ``tokenizer``, ``layout`` or ``texture``."""
@@ -72,7 +78,30 @@ def load_model_set(spec: str | os.PathLike) -> ModelSet:
     if len(classes) != count:
         raise GPSTokenError(f"{folder / CLASSES_FILE} names {len(classes)} classes; "
                             f"the texture generator has {count}")
-    return ModelSet(name, folder, classes)
+    return ModelSet(name, folder, classes, _sampling(folder))
+
+
+def _sampling(folder: Path) -> dict:
+    """The recipe of ``sampling.json`` (checked as GenerateOptions), or {} without one."""
+    path = folder / SAMPLING_FILE
+    if not path.is_file():
+        return {}
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise GPSTokenError(f"{path}: not a readable JSON object ({type(exc).__name__})") from None
+    if not isinstance(recipe, dict):
+        raise GPSTokenError(f"{path}: must be a JSON object of sampling options")
+    unknown = sorted(set(recipe) - set(SAMPLING_KEYS))
+    if unknown:
+        raise GPSTokenError(f"{path}: unknown keys {unknown}; known: {', '.join(SAMPLING_KEYS)}")
+    from .options import GenerateOptions
+
+    try:
+        GenerateOptions(**recipe)
+    except (GPSTokenError, TypeError) as exc:
+        raise GPSTokenError(f"{path}: {exc}") from None
+    return recipe
 
 
 def _class_names(folder: Path, count: int) -> tuple[str, ...]:
