@@ -10,74 +10,18 @@ import pytest
 from PIL import Image
 
 from gpstoken_studio.model.settings import Settings
-from web_helpers import chromium_path, running_server, wait_for
+from web_helpers import browser, drag, expect_text, full_and_idle, open_tab, running_server, text_of, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.slow
-playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the test extra)")
 
 IMAGE = "tests/golden/camera.png"
 SETTINGS = Settings(tokens_per_tile=32, fit_steps=5, engine="fit")
-TO_SCREEN = """([x, y]) => {
-  const fig = Bokeh.documents[0].get_model_by_name('canvas');
-  const view = [...Bokeh.index.query((v) => v.model === fig)][0];
-  const r = view.canvas_view.el.getBoundingClientRect();
-  return [r.left + view.frame.x_scale.compute(x), r.top + view.frame.y_scale.compute(y)];
-}"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     (root / "inside.png").write_bytes(open(IMAGE, "rb").read())
     with running_server(IMAGE, settings=SETTINGS, root=str(root), max_upload=64 * 1024) as running:
         yield running
-
-
-def open_tab(browser, url, pages):
-    """A new tab on the editor, once its session shows a full result; returns (page, its StudioPage)."""
-    count = len(pages)
-    tab = browser.new_page(viewport={"width": 1600, "height": 1000})
-    tab.goto(url)
-    wait_for(lambda: len(pages) > count, what="the tab's session")
-    studio = pages[count]
-    wait_for(lambda: full_and_idle(studio), what="the first full result")
-    return tab, studio
-
-
-def full_and_idle(studio) -> bool:
-    doc = studio.session.document
-    return (doc is not None and studio.session.idle and doc.result is not None and doc.result.path == "full"
-            and doc.result.revision == doc.revision)
-
-
-def text_of(tab, selector: str) -> str:
-    """The shown text of a Panel pane (its content lives in the element's shadow root)."""
-    return tab.locator(selector).first.evaluate(
-        "e => [...(e.shadowRoot ? e.shadowRoot.children : [e])].filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
-        ".map(c => c.innerText).join(' ')")
-
-
-def drag(tab, points, steps: int = 6) -> None:
-    """Press at the first plane pixel, move through the others, release at the last."""
-    screen = [tab.evaluate(TO_SCREEN, list(map(float, p))) for p in points]
-    tab.mouse.move(*screen[0])
-    tab.mouse.down()
-    for p in screen[1:]:
-        tab.mouse.move(*p, steps=steps)
-    tab.mouse.up()
-
-
-def expect_text(tab, selector: str, text: str) -> None:
-    wait_for(lambda: text in text_of(tab, selector), what=f"{text!r} in {selector}")
 
 
 def test_drag_a_gaussian_then_undo(browser, server):

@@ -61,7 +61,7 @@ class Controls:
                                 "**Layers**", self.layers, self.progress, self.cancel, self.status,
                                 width=300)
         session.events.document.connect(self.set_document)
-        session.events.engine.connect(lambda name: setattr(self.engine, "value", name))
+        session.events.engine.connect(self._on_engine)
         session.events.message.connect(lambda text: setattr(self.status, "object", text))
         session.events.progress.connect(self._on_progress)
         session.events.busy.connect(self._on_busy)
@@ -94,6 +94,11 @@ class Controls:
     def _on_settings(self, settings, _final: bool) -> None:
         self.tokens.value, self.lam.value, self.steps.value = settings.tokens_per_tile, settings.lam, settings.fit_steps
         self.radius.value, self.strength.value = settings.brush_radius, settings.brush_strength
+
+    def _on_engine(self, name: str) -> None:
+        """A new model file may add the model engine: the choices first, or the Select refuses its value."""
+        self.engine.options = self.session.engine_names()
+        self.engine.value = name
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.value = int(round(1000 * min(max(fraction, 0.0), 1.0)))

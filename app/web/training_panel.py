@@ -28,10 +28,11 @@ class TrainingPanel:
         self.training = session.training
         w = pn.widgets
         f = self.training.form
-        self.preset = w.Select(label="Preset", options=list(PRESETS), value=f.preset, width=110)
+        self.preset = w.Select(label="Preset", options=list(PRESETS), value=f.preset, width=110,
+                               css_classes=["gps-train-preset"])
         self.data = w.TextInput(label="Training images (under the root)", width=250, css_classes=["gps-train-data"])
-        self.heldout = w.TextInput(label="Held out", placeholder="default", width=100)
-        self.steps = w.IntInput(label="Steps (0: preset)", value=0, start=0, width=110)
+        self.heldout = w.TextInput(label="Held out", placeholder="default", width=100, css_classes=["gps-train-heldout"])
+        self.steps = w.IntInput(label="Steps (0: preset)", value=0, start=0, width=110, css_classes=["gps-train-steps"])
         self.batch = w.IntInput(label="Batch (0: preset)", value=0, start=0, width=110)
         self.lr = w.FloatInput(label="Learning rate (0: preset)", value=0.0, start=0.0, width=150)
         self.device = w.TextInput(label="Device", placeholder="auto", width=90)
@@ -45,11 +46,11 @@ class TrainingPanel:
                                                                                      "gps-train-stop"),
                               button("Resume", self.resume, "gps-train-resume"), self.extend,
                               button("Attach", self.attach, "gps-train-attach"))
-        self.models = w.Select(label="Models of the run", options=[], width=420)
-        self.open_model = w.Button(label="Open in the model engine", disabled=root is None,
+        self.models = w.Select(label="Models of the run", options=[], width=420, css_classes=["gps-train-models"])
+        self.open_model = w.Button(label="Open in the model engine", disabled=root is None, css_classes=["gps-train-open"],
                                    on_click=lambda e: self.models.value and session.open_model(self.models.value))
-        self.curves = ColumnDataSource({"step": [], "loss": [], "smooth": []})
-        self.psnr = ColumnDataSource({"step": [], "psnr": []})
+        self.curves = ColumnDataSource({"step": [], "loss": [], "smooth": []}, name="gps-train-loss")
+        self.psnr = ColumnDataSource({"step": [], "psnr": []}, name="gps-train-psnr")
         loss = figure(height=200, width=300, title="loss (faint) and its EMA", tools="pan,wheel_zoom,reset",
                       x_axis_label="step")
         loss.line("step", "loss", source=self.curves, alpha=0.3)
