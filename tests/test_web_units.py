@@ -252,3 +252,43 @@ def test_the_canvas_shows_a_stroke_by_patches_and_its_undo():
         assert session.wait_idle(120) and np.array_equal(shown(), blank)
     finally:
         session.shutdown()
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+def test_key_combinations_have_one_spelling_and_the_windows_tool_keys():
+    from gpstoken_studio.tools.base import Mode
+    from gpstoken_studio.web.keys import KEYS, canonical
+    from gpstoken_studio.widgets.window_actions import TOOL_KEYS
+
+    assert canonical("shift+ctrl+z") == canonical("Ctrl+Shift+Z") == "Ctrl+Shift+Z"
+    assert canonical("alt+l") == "Alt+L" and canonical("PgUp") == "PgUp" and canonical("[") == "["
+    with pytest.raises(ValueError):
+        canonical("Hyper+Z")
+    assert {KEYS[key] for key in TOOL_KEYS.values()} == {f"tool_{m.value}" for m in Mode}
+    assert KEYS["Ctrl+Z"] == "undo" and KEYS["Delete"] == "delete" and KEYS["Alt+L"] == "unlock"
+
+
+def test_keys_act_on_the_session_and_unknown_ones_do_nothing():
+    from gpstoken_studio.model.layout import LOCK_FEATURES
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.session import Session
+    from gpstoken_studio.web.keys import press
+
+    session = Session(Settings(tokens_per_tile=16, engine="fit", fit_steps=1, brush_radius=500.0))
+    try:
+        session.open_array(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8), "noise.png")
+        assert session.wait_idle(120)
+        doc = session.document
+        assert press(session, "e") and session.tools.mode.value == "eraser"
+        assert press(session, "]") and doc.settings.brush_radius == 512.0  # clamped like the window's
+        session.select([3])
+        assert press(session, "shift+l") and doc.layout.locks().tolist() == [0] * 3 + [LOCK_FEATURES] + [0] * 12
+        assert press(session, "alt+l") and not doc.layout.locks().any()
+        n = len(doc.layout)
+        assert press(session, "s") and len(doc.layout) == n + 1 and doc.layout.selection().tolist() == [3, n]
+        assert press(session, "g") and len(doc.layout.live()) == n
+        assert not press(session, "Ctrl+K") and not press(session, "Hyper+Z")
+        assert press(session, "PgUp") and session.wait_idle(120) and doc.settings.tokens_per_tile == 32
+    finally:
+        session.shutdown()

@@ -115,6 +115,21 @@ def merge_regions(doc: "Document", rows: np.ndarray) -> MergeRegions:
     return MergeRegions(idx, before, after)
 
 
+REGION_EDITS = {"split": split_region, "merge": merge_regions}
+
+
+def apply_region_edit(doc: "Document", name: str) -> str:
+    """Run ``name`` ("split" or "merge") on the selection as one undo step and select what it made; returns
+    the status line. A GPSTokenError says why it cannot run, and nothing changes."""
+    cmd = REGION_EDITS[name](doc, doc.layout.selection())
+    doc.history.push(cmd)
+    doc.layout.select([cmd.index, cmd.length] if name == "split" else [int(cmd.indices[0])])
+    live = doc.layout.live()
+    counts = np.bincount(doc.layout.state().tiles[live], minlength=doc.plane.num_tiles)
+    uneven = f"; tiles now hold {counts.min()}-{counts.max()} tokens" if counts.min() != counts.max() else ""
+    return f"{cmd.name}: {len(live)} tokens{uneven}"
+
+
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """The union of two inclusive boxes if it is a rectangle they tile exactly, else None."""
     ax0, ay0, ax1, ay1 = (int(v) for v in a)

@@ -18,12 +18,14 @@ from psygnal import Signal, SignalGroup
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.images import load_image
+from gpstoken.partition import max_partition_regions
 from gpstoken_studio.engines.registry import create_engine
 from gpstoken_studio.model import commands
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.export import export_reconstruction, export_tokens
 from gpstoken_studio.model.project import SUFFIX, ProjectData, load_project, save_project, snapshot
 from gpstoken_studio.model.rate_records import RateBook, record_of
+from gpstoken_studio.model.region_edits import apply_region_edit
 from gpstoken_studio.model.result import Result
 from gpstoken_studio.model.settings import Settings
 from gpstoken_studio.session.generation import GenerationModel
@@ -237,6 +239,32 @@ class Session:
         doc = self.document
         if doc is not None:
             self.push(commands.set_locks(doc, doc.layout.selection(), bits, on))
+
+    def edit_regions(self, name: str) -> bool:
+        """Split ("split") the one selected token's region or merge ("merge") two selected adjacent ones, as
+        one undo step; why it cannot is an ``error`` event."""
+        if self.document is None:
+            return False
+        try:
+            message = apply_region_edit(self.document, name)
+        except GPSTokenError as exc:
+            self.events.error.emit(f"Cannot {name}", str(exc))
+            return False
+        self.events.message.emit(message)
+        return True
+
+    def step_token_count(self, factor: float) -> None:
+        """Multiply the token count (PageUp / PageDown), within 1 and the most regions a tile can hold."""
+        doc = self.document
+        if doc is not None:
+            most = max_partition_regions(*doc.plane.tile_hw, doc.settings.min_size)
+            self.set_token_count(int(min(max(round(doc.settings.tokens_per_tile * factor), 1), most)))
+
+    def scale_brush(self, factor: float) -> None:
+        """Multiply the brush radius ([ and ]), within 1 and 512 pixels."""
+        doc = self.document
+        if doc is not None:
+            self.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
 
     def set_token_count(self, count: int, preview: bool = False) -> None:
         """Tokens per tile: re-partitioned on the worker, then one undo step (``preview``: shown only, while a

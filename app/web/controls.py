@@ -13,6 +13,7 @@ from gpstoken.errors import GPSTokenError
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.session import LAYERS, Session
 from gpstoken_studio.tools.base import Mode
+from gpstoken_studio.web import keys
 
 MODES = [m.value for m in Mode]
 
@@ -50,18 +51,22 @@ class Controls:
             button("Delete", session.delete_selected, "gps-delete"),
             button("Repartition", session.repartition, "gps-repartition"), button("Rerun", session.rerun, "gps-rerun"),
             button("Sweep", session.sweep, "gps-sweep"), button("Refine", session.refine, "gps-refine"))
+        action = lambda name: button("{} ({})".format(*keys.ACTIONS[name][:2]), lambda: keys.run(session, name),  # noqa: E731
+                                     f"gps-{name}")
+        self.edits = pn.Row(*(action(name) for name in ("lock_geometry", "lock_features", "unlock", "split", "merge")))
         # fixed sizes and no visibility toggles: a status change must not re-lay out (and repaint) the canvas
         self.status = pn.pane.Str("", css_classes=["gps-status"], width=290, height=40)
         self.progress = w.Progress(value=0, max=1000, width=290, height=12)
         self.cancel = w.Button(label="Cancel", button_type="warning", disabled=True, css_classes=["gps-cancel"],
                                on_click=lambda e: session.cancel())
         self._bind()
-        self.toolbar = pn.Row(self.mode, self.buttons)
+        self.toolbar = pn.Column(pn.Row(self.mode, self.buttons), self.edits)
         self.layout = pn.Column(self.tokens, self.lam, self.engine, self.steps, self.radius, self.strength,
                                 "**Layers**", self.layers, self.progress, self.cancel, self.status,
                                 width=300)
         session.events.document.connect(self.set_document)
         session.events.engine.connect(self._on_engine)
+        session.events.layer.connect(lambda *_: setattr(self.layers, "value", [k for k, on in session.layers.items() if on]))
         session.events.message.connect(lambda text: setattr(self.status, "object", text))
         session.events.progress.connect(self._on_progress)
         session.events.busy.connect(self._on_busy)

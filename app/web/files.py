@@ -71,7 +71,7 @@ def decode_upload(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> 
     """An uploaded image file's bytes -> uint8 RGB ``[H, W, 3]``, with the command line's checks (pixel
     limit from the header, corrupt files); larger than ``max_bytes`` is refused before decoding."""
     if len(data) > max_bytes:
-        raise GPSTokenError(f"{name}: {_size(len(data))} is over the {_size(max_bytes)} upload limit")
+        raise GPSTokenError(too_large(name, len(data), max_bytes))
     suffix = Path(name).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise GPSTokenError(f"{name}: not an image file (use {', '.join(IMAGE_SUFFIXES)})")
@@ -80,6 +80,11 @@ def decode_upload(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> 
         path.write_bytes(data)
         image = load_image(path)
     return image
+
+
+def too_large(name: str, size: int, max_bytes: int) -> str:
+    """The one-line refusal of an upload of ``size`` bytes."""
+    return f"{name}: {_size(size)} is over the {_size(max_bytes)} upload limit"
 
 
 def _size(n: int) -> str:

@@ -12,7 +12,8 @@ from gpstoken.errors import GPSTokenError
 from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.session import Session
 from gpstoken_studio.web.controls import guarded
-from gpstoken_studio.web.files import IMAGE_SUFFIXES, MAX_UPLOAD_BYTES, FileRoot, decode_upload
+from gpstoken_studio.web.browser_events import UploadGuard
+from gpstoken_studio.web.files import IMAGE_SUFFIXES, MAX_UPLOAD_BYTES, FileRoot, decode_upload, too_large
 
 
 class OpenPanel:
@@ -27,7 +28,8 @@ class OpenPanel:
                                        css_classes=["gps-download"])
         self.recon = w.FileDownload(callback=self._reconstruction_bytes, filename="reconstruction.png",
                                     label="Download reconstruction")
-        parts = [pn.pane.Markdown("**Open image or project**"), self.upload, self.download, self.recon]
+        guard = UploadGuard(self.refuse, upload=self.upload, max_bytes=max_upload)
+        parts = [pn.pane.Markdown("**Open image or project**"), guard, self.download, self.recon]
         self.folder = ""
         if root is not None:
             self.files = w.Select(label=f"Files under {root.root.name}/", options=[], size=8, css_classes=["gps-files"])
@@ -49,13 +51,17 @@ class OpenPanel:
 
     # --- uploads --------------------------------------------------------------------------------
 
+    def refuse(self, name: str, size: int) -> None:
+        """A file the browser did not send: over the upload limit."""
+        self.session.events.error.emit("Cannot open upload", too_large(name, size, self.max_upload))
+
     def open_upload(self, name: str | None, data: bytes | None) -> bool:
         """Open an uploaded image or project; refused uploads are an ``error`` event and change nothing."""
         if not data or not name:
             return False
         if Path(name).suffix.lower() == SUFFIX:
             if len(data) > self.max_upload:
-                self.session.events.error.emit("Cannot open upload", f"{name}: over the upload limit")
+                self.refuse(name, len(data))
                 return False
             with tempfile.TemporaryDirectory(prefix="gpstoken-upload-") as folder:
                 path = Path(folder) / Path(name).name

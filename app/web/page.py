@@ -16,9 +16,11 @@ import panel as pn
 
 from gpstoken_studio.model.settings import Settings
 from gpstoken_studio.session import Session
+from gpstoken_studio.web import keys
 from gpstoken_studio.web.analytics_panel import AnalyticsPanel
+from gpstoken_studio.web.browser_events import KeyListener
 from gpstoken_studio.web.canvas import Canvas
-from gpstoken_studio.web.controls import Controls
+from gpstoken_studio.web.controls import Controls, guarded
 from gpstoken_studio.web.files import MAX_UPLOAD_BYTES, FileRoot
 from gpstoken_studio.web.generate_panel import GeneratePanel
 from gpstoken_studio.web.open_panel import OpenPanel
@@ -70,8 +72,9 @@ class StudioPage:
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
+        self.keys = KeyListener(self.press, keys=list(keys.KEYS))
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
-        self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout),
+        self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout, self.keys),
                              pn.Column(self.controls.toolbar, self.alert, views, pn.Tabs(
                                  ("Regions and rates", self.analytics.layout), ("Generate", self.generate.layout),
                                  ("Training", self.training.layout))),
@@ -91,6 +94,10 @@ class StudioPage:
         if self._image is not None:
             self.session.open_path(self._image)
         self.session.drain()
+
+    def press(self, combo: str) -> None:
+        """A key combination from the page (the desktop window's keys, web.keys)."""
+        guarded(self.session, combo, lambda: keys.press(self.session, combo))
 
     def _on_error(self, title: str, text: str) -> None:
         self.alert.object = f"**{title}**: {text}"

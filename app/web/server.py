@@ -52,6 +52,12 @@ class TokenAuth(AuthProvider):
         return Refused
 
 
+def websocket_limit(max_upload: int) -> int:
+    """The largest websocket message the server takes: an upload's base64 fits; a bigger message closes the
+    tab's connection (the page stops larger files before sending them)."""
+    return max(2 * max_upload, 20 * 2**20)
+
+
 def page_factory(image, *, settings=None, model=None, config=None, root: FileRoot | None = None,
                  max_upload: int = MAX_UPLOAD_BYTES, on_page: Callable[[StudioPage], None] | None = None):
     """A new tab's page; a failure building it shows in that tab only."""
@@ -78,7 +84,7 @@ def make_server(image=None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
         return page_factory(image, settings=settings, model=model, config=config, root=file_root, max_upload=max_upload,
                             on_page=on_page)
 
-    opts = {"websocket_max_message_size": max(2 * max_upload, 20 * 2**20)}  # base64 uploads fit; bigger is cut off
+    opts = {"websocket_max_message_size": websocket_limit(max_upload)}
     if token:
         opts["auth_provider"] = TokenAuth(token)
         origin = ["*"]  # reached by any host name; the same-site token cookie keeps other sites out

@@ -1,14 +1,13 @@
 """Split and Merge of the selection: enabled only where they apply; the reason why not is their status tip."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtGui import QAction
 
 from gpstoken.errors import GPSTokenError
 from gpstoken_studio.model.document import Document
-from gpstoken_studio.model.region_edits import merge_regions, split_region
+from gpstoken_studio.model.region_edits import REGION_EDITS, apply_region_edit
 
 if TYPE_CHECKING:
     from gpstoken_studio.widgets.status_bar import StudioStatusBar
@@ -24,10 +23,9 @@ class RegionActions:
         self.status = status
         self.doc: Document | None = None
         self.qactions: dict[str, QAction] = {}
-        self._factories: dict[str, Callable] = {"split": split_region, "merge": merge_regions}
 
     def bind(self, qactions: dict[str, QAction]) -> None:
-        self.qactions = {name: qactions[f"studio:{name}"] for name in self._factories}
+        self.qactions = {name: qactions[f"studio:{name}"] for name in REGION_EDITS}
         self.refresh()
 
     def set_document(self, doc: Document | None) -> None:
@@ -51,7 +49,7 @@ class RegionActions:
         if self.doc is None:
             return "no image is open"
         try:
-            self._factories[name](self.doc, self.doc.layout.selection())
+            REGION_EDITS[name](self.doc, self.doc.layout.selection())
         except GPSTokenError as exc:
             return str(exc)
         return None
@@ -67,19 +65,12 @@ class RegionActions:
             self.refresh()
 
     def _run(self, name: str) -> bool:
-        doc = self.doc
-        if doc is None:
+        if self.doc is None:
             return False
         try:
-            cmd = self._factories[name](doc, doc.layout.selection())
+            message = apply_region_edit(self.doc, name)
         except GPSTokenError as exc:
             self.status.set_message(str(exc))
             return False
-        doc.history.push(cmd)
-        kept = [cmd.index, cmd.length] if name == "split" else [int(cmd.indices[0])]
-        doc.layout.select(kept)
-        live = doc.layout.live()
-        counts = np.bincount(doc.layout.state().tiles[live], minlength=doc.plane.num_tiles)
-        uneven = f"; tiles now hold {counts.min()}-{counts.max()} tokens" if counts.min() != counts.max() else ""
-        self.status.set_message(f"{cmd.name}: {len(live)} tokens{uneven}")
+        self.status.set_message(message)
         return True
