@@ -195,22 +195,56 @@ def test_generate_a_candidate_and_accept_it(browser):
         tab.get_by_role("button", name="Load", exact=True).click()
         wait_for(lambda: gen.generators is not None, what="the bundled generators")
         expect_text(tab, ".gps-gen-status", "Generators ready")
-        gen.form.sampler, gen.form.steps, gen.form.count = "euler", 4, 1  # a quick sample on this CPU
+        gen.form.sampler, gen.form.steps, gen.form.count = "euler", 4, 2  # quick samples on this CPU
         tab.get_by_role("button", name="Blank canvas").click()
         wait_for(lambda: studio.session.document.sketch, what="the blank canvas")
         doc = studio.session.document
         tab.get_by_role("button", name="Sample layout").click()
         wait_for(lambda: len(doc.layout) > 0 and gen.idle and not gen.running, 180, what="the sampled layout")
         tab.get_by_role("button", name="Generate", exact=True).click()
-        wait_for(lambda: len(gen.candidates) == 1 and not gen.running, 240, what="one candidate")
+        wait_for(lambda: len(gen.candidates) == 2 and not gen.running and gen.staged == 1, 240, what="two candidates")
+        staged = gen.candidates[1].image
+        wait_for(lambda: staged_shown(tab), what="the staged candidate over the reconstruction")
+        expect_text(tab, ".gps-staged-title", f"Candidate {gen.names[1]}")
+        over = result_pixels(tab)
+        tab.locator(".gps-gen-discard").nth(1).click()
+        wait_for(lambda: not staged_shown(tab) and len(gen.candidates) == 1, what="the discarded candidate gone")
+        under = result_pixels(tab)
+        target = np.asarray(Image.fromarray(staged).resize(over.shape[1::-1], Image.BILINEAR), np.float32)
+        assert over.shape[:2] == (620, 620)  # the whole view
+        assert np.abs(over - under).mean() > 10  # the candidate covered the reconstruction
+        assert np.abs(over - target).mean() < 0.5 * np.abs(under - target).mean()  # and it was the candidate
         candidate = gen.candidates[0]
+        tab.locator(".gps-gen-stage").first.click()
+        wait_for(lambda: staged_shown(tab), what="the first candidate staged")
         tab.locator(".gps-gen-accept").first.click()
         wait_for(lambda: not doc.sketch and np.array_equal(doc.image, candidate.image) and not gen.candidates,
                  what="the accepted candidate, gone from the strip")
+        wait_for(lambda: not staged_shown(tab), what="nothing staged over the reconstruction")
         wait_for(lambda: full_and_idle(studio), 180, what="the model's reconstruction of the accepted image")
         assert doc.result.engine == "model"
         expect_text(tab, ".gps-metrics", f"model (full) · {len(doc.result.rows)} tokens")
         tab.close()
+
+
+def staged_shown(tab) -> bool:
+    return tab.evaluate("() => Bokeh.documents[0].get_model_by_name('gps-staged').visible")
+
+
+def result_pixels(tab) -> np.ndarray:
+    """The right view's pixels as the browser shows them, float32 [H, W, 3]."""
+    import io
+
+    box = tab.evaluate("""() => {
+      const fig = Bokeh.documents[0].get_model_by_name('result');
+      const view = [...Bokeh.index.query((v) => v.model === fig)][0];
+      view.canvas_view.el.scrollIntoView();
+      const r = view.canvas_view.el.getBoundingClientRect();
+      return {x: r.left + view.frame.bbox.left, y: r.top + view.frame.bbox.top, width: view.frame.bbox.width,
+              height: view.frame.bbox.height};
+    }""")
+    tab.wait_for_timeout(200)  # the next frame is painted
+    return np.asarray(Image.open(io.BytesIO(tab.screenshot(clip=box))).convert("RGB"), np.float32)
 
 
 def test_reshape_a_gaussian_by_its_handle(browser, server):

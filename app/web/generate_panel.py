@@ -15,7 +15,8 @@ from gpstoken_studio.session.generation import FILLS, TINY_SET
 from gpstoken_studio.web.controls import guarded
 
 MODEL_SETS = (TINY_SET, "emoji")
-THUMB = 96  # screen pixels of a candidate's thumbnail
+THUMB = 180  # screen pixels of a candidate's thumbnail (three to a row); the staged one shows over the result
+COLUMNS = 3
 
 
 def png(image: np.ndarray) -> io.BytesIO:
@@ -58,16 +59,13 @@ class GeneratePanel:
                               button("Generate", gen.generate, "gps-gen-generate"),
                               w.Button(label="Cancel", on_click=lambda e: gen.cancel(), button_type="warning"))
         self.status = pn.pane.Str("Load a model set to generate", css_classes=["gps-gen-status"], width=600, height=24)
-        self.strip = pn.Row(css_classes=["gps-gen-candidates"])
-        self.staged = pn.pane.PNG(None, width=256, height=256)
-        self.staged_title = pn.pane.Str("", width=600, height=24)
+        self.strip = pn.GridBox(ncols=COLUMNS, css_classes=["gps-gen-candidates"])
         self.layout = pn.Column(pn.Row(self.model_set, load), self.canvases,
                                 pn.Row(self.label, self.fill, self.layout_seed),
                                 pn.Row(self.sampler, self.steps, self.cfg, self.seed, self.count), self.keep,
-                                self.actions, self.status, self.strip, self.staged_title, self.staged, width=620)
+                                self.actions, self.status, self.strip, width=620)
         gen.events.models.connect(self._on_models)
         gen.events.candidates.connect(self._on_candidates)
-        gen.events.staged.connect(self._on_staged)
         gen.events.message.connect(lambda text: setattr(self.status, "object", text))
         gen.events.progress.connect(lambda fraction, text: setattr(self.status, "object",
                                                                    f"{100 * fraction:.0f}% {text}".strip()))
@@ -94,7 +92,3 @@ class GeneratePanel:
                        pn.widgets.Button(label="Discard", on_click=act(gen.discard), width=60,
                                          css_classes=["gps-gen-discard"]))))
         self.strip.objects = cards
-
-    def _on_staged(self, image, title: str) -> None:
-        self.staged.object = None if image is None else png(image)
-        self.staged_title.object = title

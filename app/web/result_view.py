@@ -1,4 +1,5 @@
-"""The live reconstruction (or its error map) beside the canvas, and the result's metrics as text."""
+"""The live reconstruction (or its error map) beside the canvas, the result's metrics as text, and over
+them a staged generated candidate or the preview of one being sampled (as in the desktop window)."""
 from __future__ import annotations
 
 import numpy as np
@@ -52,16 +53,22 @@ class ResultView:
         mapper = LinearColorMapper(palette=Viridis256, low=style.ERROR_SCALE[0], high=style.ERROR_SCALE[1])
         self.error_renderer = self.figure.image("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.error,
                                                 color_mapper=mapper, visible=False)
+        self.staged = ColumnDataSource({"image": [np.zeros((1, 1), np.uint32)], "w": [1], "h": [1]})
+        self.staged_renderer = self.figure.image_rgba("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.staged,
+                                                      visible=False, name="gps-staged")
+        self.staged_title = pn.pane.Str("", css_classes=["gps-staged-title"], width=300, height=24)
         self.choice = pn.widgets.RadioButtonGroup(options=list(VIEWS), value=VIEWS[0], button_type="default",
                                                   name="result view")
         self.choice.param.watch(lambda e: self._show(e.new), "value")
         self.metrics = pn.pane.Markdown(metrics_text(None, None), css_classes=["gps-metrics"], margin=(0, 10),
                                        width=600, height=28)
-        self.layout = pn.Column(self.choice, pn.pane.Bokeh(self.figure), self.metrics)
+        self.layout = pn.Column(pn.Row(self.choice, self.staged_title), pn.pane.Bokeh(self.figure), self.metrics)
         session.events.document.connect(self.set_document)
+        session.generation.events.staged.connect(self.show_staged)
         self.set_document(session.document)
 
     def set_document(self, doc: Document | None) -> None:
+        self.show_staged(None)
         if self.doc is not None:
             self.doc.events.result.disconnect(self._on_result)
         self.doc = doc
@@ -89,3 +96,11 @@ class ResultView:
         self.error_renderer.visible, self.recon_renderer.visible = error, not error
         if error and self.doc is not None and self.doc.result is not None:
             self._on_result(self.doc.result)
+
+    def show_staged(self, image: np.ndarray | None, title: str = "") -> None:
+        """A candidate or a generation preview ``[S, S, 3]`` over the result (None: the result again)."""
+        if image is not None and self.doc is not None:
+            h, w = self.doc.image_size
+            self.staged.data = {"image": [glyphs.rgba_image(image)], "w": [w], "h": [h]}
+        self.staged_renderer.visible = image is not None and self.doc is not None
+        self.staged_title.object = title if self.staged_renderer.visible else ""
