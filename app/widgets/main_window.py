@@ -329,11 +329,6 @@ class MainWindow(QMainWindow):
         self.canvas.native.setCursor(Qt.OpenHandCursor if mode == Mode.PAN else
                                      Qt.CrossCursor if mode in (Mode.ADD, Mode.BRUSH, Mode.ERASER) else Qt.ArrowCursor)
 
-    def scale_brush(self, factor: float) -> None:
-        doc = self.document
-        if doc is not None:
-            self.session.update_settings(brush_radius=float(min(max(doc.settings.brush_radius * factor, 1.0), 512.0)))
-
     def toggle_layer(self, key: str) -> None:
         self.session.toggle_layer(key)
 

@@ -81,12 +81,6 @@ class TokenControls(QWidget):
             with QSignalBlocker(w):
                 w.setValue(v)
 
-    def step(self, factor: float) -> None:
-        """Multiply the token count (keyboard PageUp/PageDown)."""
-        if self.doc is not None:
-            n = int(min(max(round(self.doc.settings.tokens_per_tile * factor), 1), self._max))
-            self._set_count(n, final=True)
-
     def _on_release(self) -> None:
         if self._pending and self.doc is not None:
             self.session.set_token_count(self.count_of(self.slider.value()))

@@ -51,8 +51,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     r.add("merge", "Merge Regions", "Edit", window.region_actions.merge, "G",
           tip="Merge two selected adjacent regions into one")
     r.add("repartition", "Re-partition (drop layout edits)", "Edit", window.repartition, "Ctrl+R")
-    r.add("tokens_more", "Double Token Count", "Edit", lambda: window.toolbar.tokens.step(2.0), "PgUp")
-    r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: window.toolbar.tokens.step(0.5), "PgDown")
+    r.add("tokens_more", "Double Token Count", "Edit", lambda: session.step_token_count(2.0), "PgUp")
+    r.add("tokens_fewer", "Halve Token Count", "Edit", lambda: session.step_token_count(0.5), "PgDown")
     r.add("rerun", "Run Full Path Again", "Edit", session.rerun, "F5")
     r.add("refine", "Refine Reconstruction (model engine)", "Edit", session.refine, "Ctrl+Shift+R",
           tip="Optimise the model's tokens of this image through its decoder (again: stop and keep the best)")
@@ -60,8 +60,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     for mode in Mode:
         r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: window.set_mode(m),
               TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
-    r.add("brush_smaller", "Smaller Brush", "Tools", lambda: window.scale_brush(1 / 1.25), "[")
-    r.add("brush_larger", "Larger Brush", "Tools", lambda: window.scale_brush(1.25), "]")
+    r.add("brush_smaller", "Smaller Brush", "Tools", lambda: session.scale_brush(1 / 1.25), "[")
+    r.add("brush_larger", "Larger Brush", "Tools", lambda: session.scale_brush(1.25), "]")
     for key, title in LAYERS:
         r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), LAYER_KEYS[key],
               checkable=True)
