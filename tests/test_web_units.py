@@ -217,6 +217,7 @@ def test_outside_a_server_the_page_polls_its_session():
     page = StudioPage("tests/golden/camera.png", settings=Settings(tokens_per_tile=16, fit_steps=2, engine="fit"))
     try:
         assert page._poll is not None and page._poll.period == POLL_MS and page.waker.doc is None
+        assert not page.keys.everywhere and page.keys.scope in page.layout.css_classes  # keys after a click in it
         assert page.session.wait_idle(120)
         doc = page.session.document
         assert doc.image_size == (256, 256) and doc.result is not None and doc.result.revision == doc.revision

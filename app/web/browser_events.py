@@ -15,9 +15,13 @@ from panel.custom import Child, JSComponent
 
 class KeyListener(JSComponent):
     """Sends the page's key combinations in ``keys`` ("Ctrl+Shift+Z", "PgUp", "[") to ``on_key``; keys typed
-    into a text field, and combinations not in ``keys``, stay the browser's."""
+    into a text field, and combinations not in ``keys``, stay the browser's. Unless ``everywhere`` (a page
+    that is all editor), it takes keys only after a click inside the element of CSS class ``scope`` and
+    until a click elsewhere: in a notebook, the notebook's own keys stay the notebook's."""
 
     keys = param.List(default=[], item_type=str, doc="the combinations to take (canonical spelling, web.keys)")
+    everywhere = param.Boolean(default=False)
+    scope = param.String(default="")
 
     _esm = """
     const NAMES = {PageUp: "PgUp", PageDown: "PgDown", BracketLeft: "[", BracketRight: "]"};
@@ -36,16 +40,25 @@ class KeyListener(JSComponent):
     }
 
     export function render({ model }) {
+      let inside = false;
+      const onPointer = (e) => {
+        inside = e.composedPath().some((n) => n.classList && n.classList.contains(model.scope));
+      };
       const onKey = (e) => {
-        if (MODIFIER_KEYS.includes(e.key) || typing(e)) return;
+        if (MODIFIER_KEYS.includes(e.key) || typing(e) || !(model.everywhere || inside)) return;
         const combo = (e.ctrlKey || e.metaKey ? "Ctrl+" : "") + (e.shiftKey ? "Shift+" : "") +
                       (e.altKey ? "Alt+" : "") + keyName(e);
         if (!model.keys.includes(combo)) return;
         e.preventDefault();
+        e.stopPropagation();  // captured on the window: a notebook's key handlers do not see it
         model.send_msg(combo);
       };
-      document.addEventListener("keydown", onKey);
-      model.on("remove", () => document.removeEventListener("keydown", onKey));
+      window.addEventListener("pointerdown", onPointer, true);
+      window.addEventListener("keydown", onKey, true);
+      model.on("remove", () => {
+        window.removeEventListener("pointerdown", onPointer, true);
+        window.removeEventListener("keydown", onKey, true);
+      });
       return document.createElement("span");
     }
     """

@@ -28,6 +28,7 @@ from gpstoken_studio.web.result_view import ResultView
 from gpstoken_studio.web.training_panel import TrainingPanel
 
 POLL_MS = 40  # drain period where no next-tick callbacks can be scheduled
+SCOPE = "gps-studio"  # the CSS class of the editor's element: in a notebook, keys act after a click inside it
 
 
 class Waker:
@@ -72,13 +73,13 @@ class StudioPage:
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
-        self.keys = KeyListener(self.press, keys=list(keys.KEYS))
+        self.keys = KeyListener(self.press, keys=list(keys.KEYS), scope=SCOPE)
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
         self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout, self.keys),
                              pn.Column(self.controls.toolbar, self.alert, views, pn.Tabs(
                                  ("Regions and rates", self.analytics.layout), ("Generate", self.generate.layout),
                                  ("Training", self.training.layout))),
-                             css_classes=["gps-studio"])
+                             css_classes=[SCOPE])
         self._poll = None
         self._image = image
         pn.state.onload(self._start)
@@ -88,6 +89,7 @@ class StudioPage:
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             self.waker.bind(doc, self.session.drain)
+            self.keys.everywhere = True  # the page is the editor
             doc.on_session_destroyed(lambda _ctx: self.close())
         else:
             self._poll = pn.state.add_periodic_callback(self.session.drain, period=POLL_MS)
