@@ -9,6 +9,9 @@ real mouse events. Per drag step (one Gaussian moved, ~60 steps):
 Per reconstruction (fast path during the drag, full path after release): ``arrival``: the engine's
 call returned on the worker -> the page's next frame with the new image, ms.
     .venv/bin/python benchmarks/bench_web.py [--image assets/images/rocket512.png] [--tokens 1024]
+docs/web.png is the page after a click (no drag) on astronaut.png:
+    .venv/bin/python benchmarks/bench_web.py --image assets/images/astronaut.png --tokens 128 --steps 60 \
+        --moves 0 --screenshot docs/web.png
 """
 from __future__ import annotations
 
@@ -99,6 +102,7 @@ def main() -> int:
     p.add_argument("--tokens", type=int, default=1024, help="tokens per tile (rocket512: 4 tiles -> 4096)")
     p.add_argument("--steps", type=int, default=10, help="fit steps of the full path")
     p.add_argument("--moves", type=int, default=80, help="drag steps (one screen pixel each)")
+    p.add_argument("--screenshot", help="save the page as shown at the end (PNG)")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -136,6 +140,8 @@ def main() -> int:
         wait(lambda: session.idle and doc.result is not None and doc.result.path == "full"
              and doc.result.revision == doc.revision)
         time.sleep(1.0)
+        if args.screenshot:
+            tab.screenshot(path=args.screenshot)
         paint, step, shown = tab.evaluate("() => [window.__paint, window.__step, window.__recon]")
         browser.close()
     server.io_loop.add_callback(server.io_loop.stop)
