@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from gpstoken_studio.model.settings import Settings
-from web_helpers import browser, drag, expect_text, full_and_idle, open_tab, running_server, text_of, wait_for  # noqa: F401
+from web_helpers import (TO_SCREEN, browser, drag, expect_text, full_and_idle, open_tab, running_server,  # noqa: F401
+                         source_length, text_of, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -290,4 +291,26 @@ def test_download_a_project_and_open_it_again(browser, server, tmp_path):
     reopened = studio.session.document
     assert reopened.layout.state().equals(saved) and reopened.settings.tokens_per_tile == 16
     assert np.array_equal(reopened.image, doc.image)
+    tab.close()
+
+
+def test_the_browser_draws_the_lasso_while_it_is_dragged(browser, server):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    doc = studio.session.document
+    tab.keyboard.press("q")
+    wait_for(lambda: studio.session.tools.mode.value == "lasso", 10, what="the lasso tool")
+    polygon = [(60, 60), (200, 70), (190, 200), (70, 190), (60, 60)]
+    screen = [tab.evaluate(TO_SCREEN, [float(x), float(y)]) for x, y in polygon]
+    tab.mouse.move(*screen[0])
+    tab.mouse.down()
+    for p in screen[1:]:
+        tab.mouse.move(*p, steps=5)
+    wait_for(lambda: source_length(tab, "gps-lasso-trail", "x") >= 10, 10, what="the trail drawn while dragging")
+    assert len(studio.canvas.overlay_path.data["x"]) == 0  # the server sends no path of its own
+    tab.mouse.up()
+    wait_for(lambda: doc.layout.selection().size > 0 and source_length(tab, "gps-lasso-trail", "x") == 0, 10,
+             what="the selection, and the trail gone")
+    centres = doc.plane.centers(doc.layout.geometry()[doc.layout.selection()])
+    assert ((centres >= 55) & (centres <= 205)).all()  # inside the lasso's box (a screen pixel of slack)
     tab.close()

@@ -7,7 +7,7 @@ A drag updates only the dragged rows (``ColumnDataSource.patch``); re-partitions
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, PanTool, Range1d, ResetTool, WheelZoomTool
+from bokeh.models import ColumnDataSource, CustomJS, PanTool, Range1d, ResetTool, WheelZoomTool
 from bokeh.plotting import figure
 
 from gpstoken_studio.model.bias import BiasChange
@@ -23,6 +23,13 @@ from gpstoken_studio.web.pointer import PointerBridge
 REBUILD = ("append", "truncate", "replace")  # layout changes that renumber rows
 PATCH_LIMIT = 256  # more changed rows than this: send whole columns (cheaper than a long patch)
 VIEW_WIDTH = 620  # screen pixels of the longer image side
+# The lasso's trail, drawn by the browser as the pointer moves (the server's overlay is a round trip behind)
+LASSO_TRAIL = """
+if (!trail.tags.includes("lasso")) return;
+if (cb_obj.event_name === "panstart") trail.data = {x: [cb_obj.x], y: [cb_obj.y]};
+else if (cb_obj.event_name === "pan") trail.stream({x: [cb_obj.x], y: [cb_obj.y]});
+else trail.data = {x: [], y: []};
+"""
 # Canvas 2D, not WebGL: Bokeh has no WebGL ellipse glyph, and in headless Chromium here (software GL) a full
 # repaint of 4096 ellipses and boxes took 198 ms with WebGL against 22 ms with canvas (docs/web.md)
 BACKEND = "canvas"
@@ -68,6 +75,7 @@ class Canvas:
         self.ghost = ColumnDataSource({k: [] for k in ("x", "y", "width", "height", "angle")})
         self.overlay_box = ColumnDataSource({k: [] for k in ("x", "y", "width", "height")})
         self.overlay_path = ColumnDataSource({"x": [], "y": []})
+        self.lasso_trail = ColumnDataSource({"x": [], "y": []}, name="gps-lasso-trail")
         f = self.figure
         f.image_rgba("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.image)
         self.renderers = {
@@ -84,6 +92,10 @@ class Canvas:
         f.scatter("x", "y", source=self.handles, size=9, fill_color=glyphs.hex_color(style.HANDLE), line_color="black")
         f.rect("x", "y", "width", "height", source=self.overlay_box, fill_alpha=0, line_color="white", line_dash="dashed")
         f.line("x", "y", source=self.overlay_path, line_color="white", line_dash="dashed")
+        f.line("x", "y", source=self.lasso_trail, line_color="white", line_dash="dashed")
+        trail = CustomJS(args={"trail": self.lasso_trail}, code=LASSO_TRAIL)
+        for event in ("panstart", "pan", "panend"):
+            f.js_on_event(event, trail)
         self._selected = np.zeros(0, bool)
         self.bridge = PointerBridge(session.tools, self.pixel_size)
         self.bridge.connect(f)
@@ -193,6 +205,7 @@ class Canvas:
 
     def _on_mode(self, mode: Mode) -> None:
         self.figure.toolbar.active_drag = self.pan_tool if mode == Mode.PAN else None
+        self.lasso_trail.tags = ["lasso"] if mode == Mode.LASSO else []
 
     def _on_overlay(self) -> None:
         overlay = self.session.tools.overlay
@@ -202,8 +215,11 @@ class Canvas:
             x0, y0, x1, y1 = overlay.box
             self.overlay_box.data = {"x": [(x0 + x1) / 2], "y": [(y0 + y1) / 2], "width": [abs(x1 - x0)],
                                      "height": [abs(y1 - y0)]}
-        path = overlay.path
-        self.overlay_path.data = {"x": [], "y": []} if path is None else {"x": path[:, 0], "y": path[:, 1]}
+        path = None if self.session.tools.mode == Mode.LASSO else overlay.path  # the browser draws the lasso
+        if path is not None:
+            self.overlay_path.data = {"x": path[:, 0], "y": path[:, 1]}
+        elif len(self.overlay_path.data["x"]):
+            self.overlay_path.data = {"x": [], "y": []}
 
     def _on_ghost(self, geometry) -> None:
         """The layout before a calibration (or a raw sampled layout), dashed, until the next change."""
