@@ -213,6 +213,7 @@ def test_outside_a_server_the_page_polls_its_session():
     from gpstoken_studio.web import studio
     from gpstoken_studio.web.page import POLL_MS, StudioPage
 
+    pn.state.curdoc = None  # no document, as in a plain kernel (a server started by an earlier test leaves its own)
     assert isinstance(studio(None, engine="fit"), pn.Row)  # what a notebook cell shows
     page = StudioPage("tests/golden/camera.png", settings=Settings(tokens_per_tile=16, fit_steps=2, engine="fit"))
     try:
