@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from web_helpers import TO_SCREEN  # noqa: E402  (the plane -> screen script the browser tests use too)
 
 HOOKS = """() => {
   const doc = Bokeh.documents[0];
@@ -43,12 +45,6 @@ HOOKS = """() => {
   }));
   recon.change.connect(() => requestAnimationFrame(() => window.__recon.push(performance.timeOrigin + performance.now())));
   return ginit.data.x.length;
-}"""
-TO_SCREEN = """([x, y]) => {
-  const fig = Bokeh.documents[0].get_model_by_name('canvas');
-  const view = [...Bokeh.index.query((v) => v.model === fig)][0];
-  const r = view.canvas_view.el.getBoundingClientRect();
-  return [r.left + view.frame.x_scale.compute(x), r.top + view.frame.y_scale.compute(y)];
 }"""
 
 
