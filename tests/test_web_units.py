@@ -294,3 +294,21 @@ def test_keys_act_on_the_session_and_unknown_ones_do_nothing():
         assert press(session, "PgUp") and session.wait_idle(120) and doc.settings.tokens_per_tile == 32
     finally:
         session.shutdown()
+
+
+def test_the_generate_panel_offers_the_bundled_sets_and_shows_a_sets_sampling_recipe():
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.session import Session
+    from gpstoken_studio.web.generate_panel import GeneratePanel
+
+    session = Session(Settings(engine="fit"))
+    try:
+        panel = GeneratePanel(session)
+        assert panel.model_set.options == ["tiny", "emoji"]
+        assert session.generation.use_set("emoji")
+        assert (panel.sampler.value, panel.steps.value, panel.cfg.value) == ("euler", 25, 3.0)
+        assert session.generation.form.cfg_scale == 3.0
+        assert session.generation.use_set("tiny")
+        assert (panel.sampler.value, panel.cfg.value) == ("ode", 1.0)
+    finally:
+        session.shutdown()

@@ -9,12 +9,12 @@ import numpy as np
 import panel as pn
 from PIL import Image
 
+from gpstoken.generate.model_sets import bundled_set_names
 from gpstoken.generate.options import METHODS
 from gpstoken_studio.session import Session
 from gpstoken_studio.session.generation import FILLS, TINY_SET
 from gpstoken_studio.web.controls import guarded
 
-MODEL_SETS = (TINY_SET, "emoji")
 THUMB = 180  # screen pixels of a candidate's thumbnail (three to a row); the staged one shows over the result
 COLUMNS = 3
 
@@ -34,7 +34,7 @@ class GeneratePanel:
         self.session = session
         gen = session.generation
         f, w = gen.form, pn.widgets
-        self.model_set = w.Select(label="Model set", options=list(MODEL_SETS), value=TINY_SET, width=140)
+        self.model_set = w.Select(label="Model set", options=[TINY_SET, *bundled_set_names()], value=TINY_SET, width=140)
         load = w.Button(label="Load", on_click=lambda e: self._load(), css_classes=["gps-gen-load"])
         button = lambda label, fn, css: w.Button(label=label, on_click=lambda e: guarded(session, label, fn),  # noqa: E731
                                                  css_classes=[css])
@@ -77,8 +77,9 @@ class GeneratePanel:
     def _on_models(self, _generators) -> None:
         gen = self.session.generation
         self.label.options = {name: i for i, name in enumerate(gen.class_names)}
-        self.label.value = gen.form.label
-        self.fill.value = gen.form.fill
+        f = gen.form  # the set's sampling recipe comes with it
+        self.label.value, self.fill.value = f.label, f.fill
+        self.sampler.value, self.steps.value, self.cfg.value = f.sampler, f.steps, f.cfg_scale
 
     def _on_candidates(self, candidates) -> None:
         gen = self.session.generation
