@@ -151,3 +151,21 @@ def test_a_brush_stroke_through_the_tool_driver_adds_tokens_where_it_paints(sess
     assert session.wait_idle(120)
     assert doc.bias.painted() and inside() > before
     assert len(doc.history) == 1 and doc.history.undo_name == "Paint density"
+
+
+def test_an_undo_asked_while_a_stroke_is_still_being_recorded_undoes_that_stroke(session):
+    opened(session)
+    doc = session.document
+    start = doc.layout.state()
+    session.update_settings(brush_radius=24.0)
+    session.tools.set_mode(Mode.BRUSH)
+    session.tools.pointer("press", (60, 128))
+    session.tools.pointer("move", (120, 128))
+    session.tools.pointer("release", (180, 128))
+    assert session.pipeline.commits_pending  # the stroke's re-partition is still on the worker
+    assert session.undo()
+    assert session.wait_idle(120)
+    assert not doc.bias.painted() and doc.layout.state().equals(start)
+    assert len(doc.history) == 1 and doc.history.redo_name == "Paint density"
+    assert session.redo() and session.wait_idle(120)
+    assert doc.bias.painted() and not doc.layout.state().equals(start)

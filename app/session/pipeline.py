@@ -43,6 +43,7 @@ class Pipeline:
     full_result = Signal(object)  # Result of a finished full path (metrics filled in)
     full_failed = Signal(str)  # the full path of the current document raised (one-line message)
     sweep_point = Signal(object, int, int)  # Result of one count of a rate-quality sweep, its count, min size
+    settled = Signal()  # the last queued re-partition commit landed (or was dropped): history is up to date
 
     def __init__(self, scheduler: JobScheduler, engine) -> None:
         self.scheduler = scheduler
@@ -128,6 +129,11 @@ class Pipeline:
             if not request.preview:
                 changes.update(request.settings)
         return changes
+
+    @property
+    def commits_pending(self) -> bool:
+        """Re-partitions an edit asked for that are not in the history yet."""
+        return any(not request.preview for request in self._relayouts.values())
 
     def drop_previews(self) -> None:
         """Previews in flight will not be shown (the edit they were for ended without a change)."""
@@ -309,8 +315,12 @@ class Pipeline:
         return newer and job.revision <= doc.revision
 
     def _on_cancelled(self, job: Job) -> None:
-        self._relayouts.pop(job.id, None)
+        self._maybe_settled(self._relayouts.pop(job.id, None))
         self._refine_done(job, self._refine_best)
+
+    def _maybe_settled(self, request: RelayoutRequest | None) -> None:
+        if request is not None and not request.preview and not self.commits_pending:
+            self.settled.emit()
 
     def _on_partial(self, job: Job, result: Result) -> None:
         if job.kind == REFINE:
@@ -332,6 +342,7 @@ class Pipeline:
             if job.owner is self.doc and (job.kind == COMMIT_LAYOUT or job.id > self._last_commit):
                 command = request.build(value)
                 self.doc.history.push(command) if job.kind == COMMIT_LAYOUT else self.doc.preview(command)
+            self._maybe_settled(request)
             return
         if job.kind == REFINE:
             self._refine_done(job, value)
@@ -357,7 +368,7 @@ class Pipeline:
             self.doc.set_result(value)
 
     def _on_failed(self, job: Job, message: str) -> None:
-        self._relayouts.pop(job.id, None)
+        self._maybe_settled(self._relayouts.pop(job.id, None))
         self._refine_done(job, None)
         if job.owner is self.doc:
             self.message.emit(f"{job.kind} failed: {message}")

@@ -69,6 +69,8 @@ class Session:
         self.tools = ToolDriver()  # the tool mode and the drag in progress
         self.generation = GenerationModel(self, wake)
         self.training = TrainingModel()
+        self._after_commits: list[Callable] = []  # undo/redo asked for while edits were still being recorded
+        self.pipeline.settled.connect(self._run_after_commits)
         self.scheduler.busy_changed.connect(self.events.busy.emit)
         self.pipeline.message.connect(self.events.message.emit)
         self.pipeline.progress.connect(self.events.progress.emit)
@@ -145,6 +147,7 @@ class Session:
     def set_document(self, doc: Document | None, data: ProjectData | None = None) -> None:
         """Replace the document (no question asked: front-ends ask about unsaved work first)."""
         self.tools.set_document(doc)
+        self._after_commits.clear()
         self.document = doc
         if doc is not None and doc.settings.engine != self.engine.name:
             self._apply_engine(doc.settings.engine)
@@ -214,13 +217,27 @@ class Session:
             self.document.history.push(command)
 
     def undo(self) -> bool:
-        """Undo the last edit (a drag in progress is finished first, so it is the edit undone)."""
-        self.tools.cancel_drag()
-        return self.document is not None and self.document.history.undo()
+        """Undo the last edit. A drag in progress is finished first, and an edit whose re-partition is still on
+        the worker is recorded first (the undo waits for it), so the edit undone is always the newest."""
+        return self._in_order(lambda history: history.undo())
 
     def redo(self) -> bool:
+        return self._in_order(lambda history: history.redo())
+
+    def _in_order(self, step: Callable) -> bool:
         self.tools.cancel_drag()
-        return self.document is not None and self.document.history.redo()
+        if self.document is None:
+            return False
+        if self.pipeline.commits_pending:
+            self._after_commits.append(step)
+            return True
+        return step(self.document.history)
+
+    def _run_after_commits(self) -> None:
+        steps, self._after_commits = self._after_commits, []
+        for step in steps:
+            if self.document is not None:
+                step(self.document.history)
 
     def select(self, rows) -> None:
         if self.document is not None:
