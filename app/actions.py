@@ -11,6 +11,9 @@ from typing import Callable
 from gpstoken.errors import GPSTokenError
 
 MENUS = ("File", "Edit", "Tools", "View", "Help")
+# keys that the window and the browser page share
+TOOL_KEYS = {"select": "V", "lasso": "Q", "move": "M", "add": "A", "delete": "X", "brush": "B", "eraser": "E", "pan": "H"}
+LAYER_KEYS = {"regions": "1", "ginit": "2", "refined": "3", "density": "4"}  # the session's layers, in its order
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ def test_the_canvas_shows_a_stroke_by_patches_and_its_undo():
 def test_key_combinations_have_one_spelling_and_the_windows_tool_keys():
     from gpstoken_studio.tools.base import Mode
     from gpstoken_studio.web.keys import KEYS, canonical
-    from gpstoken_studio.widgets.window_actions import TOOL_KEYS
+    from gpstoken_studio.actions import TOOL_KEYS
 
     assert canonical("shift+ctrl+z") == canonical("Ctrl+Shift+Z") == "Ctrl+Shift+Z"
     assert canonical("alt+l") == "Alt+L" and canonical("PgUp") == "PgUp" and canonical("[") == "["

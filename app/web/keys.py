@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.session import Session
 from gpstoken_studio.tools.base import Mode
-from gpstoken_studio.widgets.window_actions import LAYER_KEYS, TOOL_KEYS
 
 MODIFIERS = ("Ctrl", "Shift", "Alt")  # in the order a canonical combination names them
 BRUSH_STEP = 1.25

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from gpstoken.errors import GPSTokenError
 from gpstoken.io.images import save_image
-from gpstoken_studio.actions import ActionRegistry
+from gpstoken_studio.actions import LAYER_KEYS, ActionRegistry
 from gpstoken_studio.model.document import Document
 from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.model.settings import Settings
@@ -41,7 +41,7 @@ from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
 from gpstoken_studio.widgets.toolbar import StudioToolBar
 from gpstoken_studio.widgets.training_panel import TrainingPanel
-from gpstoken_studio.widgets.window_actions import LAYER_KEYS, MODEL_FILTER, PROJECT_FILTER, register_actions
+from gpstoken_studio.widgets.window_actions import MODEL_FILTER, PROJECT_FILTER, register_actions
 from gpstoken_studio.widgets.workbench_panel import WorkbenchPanel
 
 

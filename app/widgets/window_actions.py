@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gpstoken_studio.actions import ActionRegistry
+from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS, ActionRegistry
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.session import LAYERS
@@ -12,12 +12,9 @@ from gpstoken_studio.tools import Mode
 if TYPE_CHECKING:
     from gpstoken_studio.widgets.main_window import MainWindow
 
-TOOL_KEYS = {Mode.SELECT: "V", Mode.LASSO: "Q", Mode.MOVE: "M", Mode.ADD: "A", Mode.DELETE: "X",
-             Mode.BRUSH: "B", Mode.ERASER: "E", Mode.PAN: "H"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
 PROJECT_FILTER = f"GPSToken projects (*{SUFFIX})"
 MODEL_FILTER = "Tokenizer checkpoints (*.safetensors *.pt);;All files (*)"
-LAYER_KEYS = {"regions": "1", "ginit": "2", "refined": "3", "density": "4"}  # the session's layers, in its order
 
 
 def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
