@@ -110,30 +110,21 @@ class GenerationModel:
         """Use a bundled model set: ``tiny`` (the default tokenizer's generators) or one with its own
         tokenizer and class names (``emoji``)."""
         if name == TINY_SET:
-            loaded = self.load_models()
-            recipe = {}
-        else:
-            try:
-                model_set = load_model_set(name)
-            except GPSTokenError as exc:
-                self.say(f"Cannot load the generators: {exc}")
-                return False
-            loaded = self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
-                                      str(model_set.file("tokenizer")), model_set.classes)
-            recipe = model_set.sampling
-        if loaded:  # the set's sampling recipe (what its model card evaluated), else the defaults
-            defaults = GenerationForm()
-            self.form.sampler = recipe.get("method", defaults.sampler)
-            self.form.steps = recipe.get("steps", defaults.steps)
-            self.form.cfg_scale = float(recipe.get("cfg_scale", defaults.cfg_scale))
-            self.events.models.emit(self.generators)
-        return loaded
+            return self.load_models(sampling={})
+        try:
+            model_set = load_model_set(name)
+        except GPSTokenError as exc:
+            self.say(f"Cannot load the generators: {exc}")
+            return False
+        return self.load_models(str(model_set.file("texture")), None, str(model_set.file("layout")),
+                                str(model_set.file("tokenizer")), model_set.classes, model_set.sampling)
 
     def load_models(self, texture: str | None = None, texture_config: str | None = None,
                     layout: str | None = None, tokenizer: str | None = None,
-                    classes: tuple[str, ...] | None = None) -> bool:
+                    classes: tuple[str, ...] | None = None, sampling: dict | None = None) -> bool:
         """Use these generator files (None: the bundled ones); an official texture file needs its YAML.
-        ``tokenizer``: the tokenizer the texture model belongs to (default: the session's model)."""
+        ``tokenizer``: the tokenizer the texture model belongs to (default: the session's model); ``sampling``:
+        a set's recipe (``sampling.json``) for the form, {} for the defaults, None to keep the form's choice."""
         s = self.session
         try:
             gens = Generators(texture, texture_config, layout, tokenizer or s.model_path,
@@ -152,6 +143,11 @@ class GenerationModel:
             self.class_names = [f"class {i}" for i in range(gens.num_classes)]
         self.form.label = 0
         self.form.fill = "layout model" if gens.has_layout_model else "sketch outlines"  # a cache cannot inpaint
+        if sampling is not None:
+            defaults = GenerationForm()
+            self.form.sampler = sampling.get("method", defaults.sampler)
+            self.form.steps = sampling.get("steps", defaults.steps)
+            self.form.cfg_scale = float(sampling.get("cfg_scale", defaults.cfg_scale))
         self.events.models.emit(gens)
         self.say(f"Generators ready: {gens.texture_path.name}, {gens.layout_path.name}")
         return True

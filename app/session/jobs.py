@@ -100,7 +100,7 @@ class JobScheduler:
 
     def submit(self, job: Job) -> Job:
         """Queue ``job``; it replaces a pending job of its kind and cancels superseded work."""
-        job._events, job._wake = self._events, self._wake
+        job._events, job._wake = self._events, self.wake
         key = (job.kind, job.id) if job.fifo else job.kind
         with self._lock:
             for old_key, old in list(self._pending.items()):
@@ -129,9 +129,6 @@ class JobScheduler:
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on the front-end's thread at the next ``drain``."""
         self._events.put(("call", None, fn))
-        self._wake()
-
-    def _wake(self) -> None:
         self.wake()
 
     @property
@@ -175,7 +172,7 @@ class JobScheduler:
             with self._lock:
                 self._running = None
             self._events.put((outcome[0], job, outcome[1]))
-            self._wake()
+            self.wake()
 
     # --- back on the front-end's thread ---------------------------------------------------------
 

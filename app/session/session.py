@@ -47,7 +47,6 @@ class SessionEvents(SignalGroup):
     progress = Signal(float, str)  # fraction of the running job, its message
     busy = Signal(bool)  # the worker has jobs
     error = Signal(str, str)  # (title, one-line message): something the user asked for failed; nothing changed
-    saved = Signal(object)  # the project path the document was saved to
 
 
 class Session:
@@ -178,7 +177,6 @@ class Session:
             return False
         doc.project_path = Path(path)
         doc.history.mark_saved()
-        self.events.saved.emit(doc.project_path)
         self.events.message.emit(f"Saved {Path(path).name}")
         return True
 
