@@ -25,12 +25,12 @@ def main(out: Path = ROOT / "docs" / "analytics.png") -> int:
     doc = win.document
     win.region_panel.source.setCurrentIndex(SOURCES.index("painted"))
     paint_stroke(app, win, [np.array([x, 90 + 12 * np.sin(x / 25)]) for x in np.linspace(80, 180, 21)])  # the face
-    assert win.pipeline.wait_idle(900)
+    assert win.wait_idle(900)
     win.region_panel.analytics.pin("A")
     doc.update_settings(fit_steps=60)  # 60 more steps, warm-started: "before" is the 30-step fit
-    assert win.pipeline.wait_idle(900)
+    assert win.wait_idle(900)
     win.pipeline.sweep((16, 32, 64, 128, 256))
-    assert win.pipeline.wait_idle(1800)
+    assert win.wait_idle(1800)
     win.workbench.table.selectRow(0)
     pump(app, 0.8)
     docks = [win.findChild(QDockWidget, name) for name in ("Inspector", "Metrics", "Region", "Workbench")]

@@ -18,7 +18,7 @@ def settle(app, win, seconds: float = 0.8) -> None:
     """Wait for the Generate panel's job and the pipeline, then let the canvas draw."""
     while win.generation.job is not None:
         pump(app, 0.02)
-    win.pipeline.wait_idle(600)
+    win.wait_idle(600)
     pump(app, seconds)
 
 
