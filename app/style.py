@@ -40,3 +40,7 @@ def token_colors(layout: "TokenLayout", rows: np.ndarray) -> tuple[np.ndarray, n
     colors[layout.deleted()[rows], 3] = 0.0
     return colors, np.where(selected, SELECTED_FILL, 0.0).astype(np.float32)
 
+
+def error_map(image: np.ndarray, recon01: np.ndarray) -> np.ndarray:
+    """What the error view shows: mean absolute error over channels, float32 ``[H, W]``, in [0, 1] image units."""
+    return np.abs(recon01 - image.astype(np.float32) / 255.0).mean(axis=2).astype(np.float32)

@@ -157,11 +157,10 @@ def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qt
     from vispy.color import get_colormap
 
     from gpstoken_studio import style
-    from gpstoken_studio.views.recon_view import error_map
 
     win = make_studio(tokens=64, steps=3)
     doc = win.document
-    error = error_map(doc.image, doc.result.reconstruction)
+    error = style.error_map(doc.image, doc.result.reconstruction)
     top = float(np.percentile(error, 99.5))
     assert abs(top - style.ERROR_SCALE[1]) > 0.05  # the two scales colour a pixel differently
     win.toolbar.right_mode.setCurrentIndex(1)

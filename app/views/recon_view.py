@@ -11,11 +11,6 @@ from gpstoken_studio import style
 from gpstoken_studio.views.image_view import pixel_image
 
 
-def error_map(image: np.ndarray, recon01: np.ndarray) -> np.ndarray:
-    """Mean absolute error over channels, float32 ``[H, W]``, in [0, 1] image units."""
-    return np.abs(recon01 - image.astype(np.float32) / 255.0).mean(axis=2).astype(np.float32)
-
-
 ADAPTIVE_PERCENTILE = 99.5  # a few outliers do not flatten the map
 MIN_ADAPTIVE_TOP = 2 / 255  # a near-perfect reconstruction does not blow quantisation noise up to full scale
 
@@ -63,7 +58,7 @@ class ReconstructionView:
         if self.mode == "reconstruction":
             self.recon.set_data(result.reconstruction)
         else:
-            error = error_map(self.doc.image, result.reconstruction)
+            error = style.error_map(self.doc.image, result.reconstruction)
             self.error.set_data(error)
             scale = error_scale(error, self.fixed_scale)
             self.error.clim = scale

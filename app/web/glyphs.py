@@ -57,8 +57,3 @@ def density_image(values: np.ndarray) -> np.ndarray:
     """The painted bias ``[H, W]`` in 0..1 -> the density overlay (one colour, alpha by value)."""
     colour = np.broadcast_to((style.DENSITY * 255).astype(np.uint8), values.shape + (3,))
     return rgba_image(colour, values * style.DENSITY_ALPHA)
-
-
-def error_map(image: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Mean absolute error per pixel ``[H, W]`` float32 in 0..1 units."""
-    return np.abs(reconstruction[..., :3].astype(np.float32) - image.astype(np.float32) / 255).mean(axis=-1)

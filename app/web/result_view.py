@@ -89,7 +89,7 @@ class ResultView:
             return
         self.recon.data = {"image": [glyphs.rgba_image(result.reconstruction)], "w": [w], "h": [h]}
         if self.error_renderer.visible:
-            self.error.data = {"image": [glyphs.error_map(doc.image, result.reconstruction)], "w": [w], "h": [h]}
+            self.error.data = {"image": [style.error_map(doc.image, result.reconstruction)], "w": [w], "h": [h]}
 
     def _show(self, view: str) -> None:
         error = view == VIEWS[1]
