@@ -206,14 +206,16 @@ def test_training_folders_stay_under_the_root_and_start_nothing_otherwise(tree):
 
 # --- in a notebook ----------------------------------------------------------------------------------
 
-def test_outside_a_server_the_page_polls_its_session():
+def test_outside_a_server_the_page_polls_its_session(monkeypatch):
     import panel as pn
 
     from gpstoken_studio.model.settings import Settings
     from gpstoken_studio.web import studio
     from gpstoken_studio.web.page import POLL_MS, StudioPage
 
-    pn.state.curdoc = None  # no document, as in a plain kernel (a server started by an earlier test leaves its own)
+    # no document, as in a plain kernel (Panel falls back to Bokeh's current document, which a server started by an
+    # earlier test in this process leaves behind)
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: None))
     assert isinstance(studio(None, engine="fit"), pn.Row)  # what a notebook cell shows
     page = StudioPage("tests/golden/camera.png", settings=Settings(tokens_per_tile=16, fit_steps=2, engine="fit"))
     try:
