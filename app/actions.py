@@ -14,6 +14,8 @@ MENUS = ("File", "Edit", "Tools", "View", "Help")
 # keys that the window and the browser page share
 TOOL_KEYS = {"select": "V", "lasso": "Q", "move": "M", "add": "A", "delete": "X", "brush": "B", "eraser": "E", "pan": "H"}
 LAYER_KEYS = {"regions": "1", "ginit": "2", "refined": "3", "density": "4"}  # the session's layers, in its order
+VIEW_KEYS = {"show_error": "5", "zoom_in": "Ctrl+=", "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}  # each front-end's own view
+ZOOM_STEP = 1.25
 
 
 @dataclass(frozen=True)

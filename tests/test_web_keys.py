@@ -85,6 +85,27 @@ def test_keys_run_the_windows_actions_on_the_session(browser, server):
     tab.close()
 
 
+def test_view_keys_zoom_the_views_and_switch_to_the_error_map(browser, server):
+    url, pages, _ = server
+    tab, studio = open_tab(browser, url, pages)
+    x = studio.canvas.x_range
+    width = x.end - x.start
+    tab.keyboard.press("Control+=")
+    wait_for(lambda: x.end - x.start == pytest.approx(width / 1.25), 10, what="zoomed in")
+    tab.keyboard.press("Control+-")
+    tab.keyboard.press("Control+-")
+    wait_for(lambda: x.end - x.start == pytest.approx(width * 1.25), 10, what="zoomed out twice")
+    assert studio.result.figure.x_range is x  # the result view follows
+    tab.keyboard.press("Control+0")
+    wait_for(lambda: (x.start, x.end) == (x.reset_start, x.reset_end), 10, what="the whole image again")
+    tab.keyboard.press("5")
+    wait_for(lambda: studio.result.error_renderer.visible and not studio.result.recon_renderer.visible, 10,
+             what="the error map")
+    tab.keyboard.press("5")
+    wait_for(lambda: studio.result.recon_renderer.visible, 10, what="the reconstruction again")
+    tab.close()
+
+
 def test_lock_split_and_merge_buttons(browser, server):
     url, pages, _ = server
     tab, studio = open_tab(browser, url, pages)

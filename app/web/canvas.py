@@ -109,6 +109,17 @@ class Canvas:
         session.generation.events.ghost.connect(self._on_ghost)
         self.set_document(session.document)
 
+    def zoom(self, factor: float) -> None:
+        """Zoom about the view's centre (factor > 1 zooms in); the result view shares the ranges."""
+        for r in (self.x_range, self.y_range):
+            centre, half = (r.start + r.end) / 2, (r.end - r.start) / (2 * factor)
+            r.update(start=centre - half, end=centre + half)
+
+    def fit(self) -> None:
+        """Show the whole image again."""
+        for r in (self.x_range, self.y_range):
+            r.update(start=r.reset_start, end=r.reset_end)
+
     def pixel_size(self) -> float:
         """Plane pixels per screen pixel at the current zoom."""
         return abs(self.x_range.end - self.x_range.start) / max(self.figure.frame_width or 1, 1)

@@ -14,6 +14,7 @@ from typing import Callable
 
 import panel as pn
 
+from gpstoken_studio.actions import VIEW_KEYS, ZOOM_STEP
 from gpstoken_studio.model.settings import Settings
 from gpstoken_studio.session import Session
 from gpstoken_studio.web import keys
@@ -73,7 +74,10 @@ class StudioPage:
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["gps-error"])
         self.session.events.error.connect(self._on_error)
         self.session.events.document.connect(lambda _doc: setattr(self.alert, "visible", False))
-        self.keys = KeyListener(self.press, keys=list(keys.KEYS), scope=SCOPE)
+        self.view_keys = {keys.canonical(VIEW_KEYS[name]): call for name, call in (
+            ("show_error", self.result.toggle_error), ("zoom_in", lambda: self.canvas.zoom(ZOOM_STEP)),
+            ("zoom_out", lambda: self.canvas.zoom(1 / ZOOM_STEP)), ("zoom_fit", self.canvas.fit))}
+        self.keys = KeyListener(self.press, keys=[*keys.KEYS, *self.view_keys], scope=SCOPE)
         views = pn.Row(pn.pane.Bokeh(self.canvas.figure), self.result.layout)
         self.layout = pn.Row(pn.Column(self.controls.layout, self.files.layout, self.keys),
                              pn.Column(self.controls.toolbar, self.alert, views, pn.Tabs(
@@ -98,8 +102,9 @@ class StudioPage:
         self.session.drain()
 
     def press(self, combo: str) -> None:
-        """A key combination from the page (the desktop window's keys, web.keys)."""
-        guarded(self.session, combo, lambda: keys.press(self.session, combo))
+        """A key combination from the page: the desktop window's keys (web.keys) and its view keys."""
+        view = self.view_keys.get(combo)  # the listener sends the canonical spelling
+        guarded(self.session, combo, view or (lambda: keys.press(self.session, combo)))
 
     def _on_error(self, title: str, text: str) -> None:
         self.alert.object = f"**{title}**: {text}"

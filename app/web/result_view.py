@@ -91,6 +91,10 @@ class ResultView:
         if self.error_renderer.visible:
             self.error.data = {"image": [style.error_map(doc.image, result.reconstruction)], "w": [w], "h": [h]}
 
+    def toggle_error(self) -> None:
+        """Switch between the reconstruction and its error map (the window's key 5)."""
+        self.choice.value = VIEWS[0] if self.choice.value == VIEWS[1] else VIEWS[1]
+
     def _show(self, view: str) -> None:
         error = view == VIEWS[1]
         self.error_renderer.visible, self.recon_renderer.visible = error, not error

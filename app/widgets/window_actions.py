@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS, ActionRegistry
+from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS, VIEW_KEYS, ZOOM_STEP, ActionRegistry
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.session import LAYERS
@@ -62,10 +62,11 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     for key, title in LAYERS:
         r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), LAYER_KEYS[key],
               checkable=True)
-    r.add("show_error", "Error Heatmap (right view)", "View", window.toggle_error, "5", checkable=True)
-    r.add("zoom_in", "Zoom In", "View", lambda: window.canvas.zoom(1.25), "Ctrl+=")
-    r.add("zoom_out", "Zoom Out", "View", lambda: window.canvas.zoom(0.8), "Ctrl+-")
-    r.add("zoom_fit", "Fit to Window", "View", window.fit_view, "Ctrl+0")
+    r.add("show_error", "Error Heatmap (right view)", "View", window.toggle_error, VIEW_KEYS["show_error"],
+          checkable=True)
+    r.add("zoom_in", "Zoom In", "View", lambda: window.canvas.zoom(ZOOM_STEP), VIEW_KEYS["zoom_in"])
+    r.add("zoom_out", "Zoom Out", "View", lambda: window.canvas.zoom(1 / ZOOM_STEP), VIEW_KEYS["zoom_out"])
+    r.add("zoom_fit", "Fit to Window", "View", window.fit_view, VIEW_KEYS["zoom_fit"])
     r.add("training", "Training Panel", "View", window.show_training, "Ctrl+Shift+T",
           tip="Train a tokenizer and open its checkpoints")
     r.add("generate", "Generate Panel", "View", window.show_generate, "Ctrl+Shift+G",
