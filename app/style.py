@@ -27,6 +27,8 @@ TOOL = (1.0, 1.0, 1.0, 0.9)
 SWIPE_LINE = (1.0, 1.0, 1.0, 0.8)
 SELECTED_FILL = 0.16
 ERROR_SCALE = (0.0, 0.25)  # |reconstruction - image| in [0, 1] units: fixed so runs compare
+ADAPTIVE_PERCENTILE = 99.5  # an adaptive error scale tops out here: a few outliers do not flatten the map
+MIN_ADAPTIVE_TOP = 2 / 255  # a near-perfect reconstruction does not blow quantisation noise up to full scale
 ERROR_CMAP = "viridis"  # built into vispy (its "inferno" needs matplotlib, which the editor does not depend on)
 
 
@@ -44,3 +46,10 @@ def token_colors(layout: "TokenLayout", rows: np.ndarray) -> tuple[np.ndarray, n
 def error_map(image: np.ndarray, recon01: np.ndarray) -> np.ndarray:
     """What the error view shows: mean absolute error over channels, float32 ``[H, W]``, in [0, 1] image units."""
     return np.abs(recon01 - image.astype(np.float32) / 255.0).mean(axis=2).astype(np.float32)
+
+
+def error_scale(error: np.ndarray, fixed: bool) -> tuple[float, float]:
+    """The colour range of an error map: ``ERROR_SCALE`` (runs compare) or one that adapts to this map."""
+    if fixed:
+        return ERROR_SCALE
+    return 0.0, max(float(np.percentile(error, ADAPTIVE_PERCENTILE)), MIN_ADAPTIVE_TOP)

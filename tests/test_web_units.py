@@ -258,6 +258,39 @@ def test_the_canvas_shows_a_stroke_by_patches_and_its_undo():
         session.shutdown()
 
 
+def test_the_error_view_adapts_its_scale_or_keeps_the_fixed_one():
+    from gpstoken_studio import style
+    from gpstoken_studio.model.settings import Settings
+    from gpstoken_studio.session import Session
+    from gpstoken_studio.web.canvas import Canvas
+    from gpstoken_studio.web.result_view import VIEWS, ResultView
+
+    session = Session(Settings(tokens_per_tile=16, engine="fit", fit_steps=1))
+    try:
+        view = ResultView(session, Canvas(session))
+        session.open_array(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8), "noise.png")
+        assert session.wait_idle(120)
+        error = style.error_map(session.document.image, session.document.result.reconstruction)
+        view.toggle_error()
+        assert view.choice.value == VIEWS[1] and view.error_renderer.visible and view.colorbar.visible
+        top = float(np.percentile(error, style.ADAPTIVE_PERCENTILE))
+        assert (view.mapper.low, view.mapper.high) == pytest.approx((0.0, top)) and top != style.ERROR_SCALE[1]
+        assert np.array_equal(view.error.data["image"][0], error)
+        view.choice.value = VIEWS[2]
+        assert (view.mapper.low, view.mapper.high) == style.ERROR_SCALE
+        view.toggle_error()
+        assert view.recon_renderer.visible and not view.colorbar.visible
+    finally:
+        session.shutdown()
+
+
+def test_an_adaptive_error_scale_has_a_floor():
+    from gpstoken_studio import style
+
+    assert style.error_scale(np.zeros((4, 4), np.float32), fixed=False) == (0.0, style.MIN_ADAPTIVE_TOP)
+    assert style.error_scale(np.ones((4, 4), np.float32), fixed=True) == style.ERROR_SCALE
+
+
 # --- keys -------------------------------------------------------------------------------------------
 
 def test_key_combinations_have_one_spelling_and_the_windows_tool_keys():

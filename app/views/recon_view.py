@@ -11,17 +11,6 @@ from gpstoken_studio import style
 from gpstoken_studio.views.image_view import pixel_image
 
 
-ADAPTIVE_PERCENTILE = 99.5  # a few outliers do not flatten the map
-MIN_ADAPTIVE_TOP = 2 / 255  # a near-perfect reconstruction does not blow quantisation noise up to full scale
-
-
-def error_scale(error: np.ndarray, fixed: bool) -> tuple[float, float]:
-    """The colour range of an error map: ``style.ERROR_SCALE`` (runs compare) or one that adapts to this map."""
-    if fixed:
-        return style.ERROR_SCALE
-    return 0.0, max(float(np.percentile(error, ADAPTIVE_PERCENTILE)), MIN_ADAPTIVE_TOP)
-
-
 class ReconstructionView:
     """Right-hand view: the latest reconstruction, or ``mode = "error"`` for the heatmap."""
 
@@ -60,7 +49,7 @@ class ReconstructionView:
         else:
             error = style.error_map(self.doc.image, result.reconstruction)
             self.error.set_data(error)
-            scale = error_scale(error, self.fixed_scale)
+            scale = style.error_scale(error, self.fixed_scale)
             self.error.clim = scale
             if scale != self.scale:
                 self.scale = scale

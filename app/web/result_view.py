@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
@@ -15,7 +15,7 @@ from gpstoken_studio import style
 from gpstoken_studio.web import glyphs
 from gpstoken_studio.web.canvas import BACKEND, Canvas
 
-VIEWS = ("Reconstruction", "Error map")
+VIEWS = ("Reconstruction", "Error map", "Error map (fixed scale)")  # as the window's right-view choice
 
 
 def metrics_text(doc: Document | None, result: Result | None) -> str:
@@ -50,9 +50,13 @@ class ResultView:
         self.recon = ColumnDataSource({"image": [np.zeros((1, 1), np.uint32)], "w": [1], "h": [1]})
         self.error = ColumnDataSource({"image": [np.zeros((1, 1), np.float32)], "w": [1], "h": [1]})
         self.recon_renderer = self.figure.image_rgba("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.recon)
-        mapper = LinearColorMapper(palette=Viridis256, low=style.ERROR_SCALE[0], high=style.ERROR_SCALE[1])
+        self.mapper = LinearColorMapper(palette=Viridis256, low=style.ERROR_SCALE[0], high=style.ERROR_SCALE[1])
         self.error_renderer = self.figure.image("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.error,
-                                                color_mapper=mapper, visible=False)
+                                                color_mapper=self.mapper, visible=False)
+        self.colorbar = ColorBar(color_mapper=self.mapper, orientation="horizontal", height=8, visible=False,
+                                 title="|error|", background_fill_color=style.BACKGROUND,
+                                 major_label_text_color="white", title_text_color="white")
+        self.figure.add_layout(self.colorbar, "below")
         self.staged = ColumnDataSource({"image": [np.zeros((1, 1), np.uint32)], "w": [1], "h": [1]})
         self.staged_renderer = self.figure.image_rgba("image", x=-0.5, y=-0.5, dw="w", dh="h", source=self.staged,
                                                       visible=False, name="gps-staged")
@@ -89,15 +93,20 @@ class ResultView:
             return
         self.recon.data = {"image": [glyphs.rgba_image(result.reconstruction)], "w": [w], "h": [h]}
         if self.error_renderer.visible:
-            self.error.data = {"image": [style.error_map(doc.image, result.reconstruction)], "w": [w], "h": [h]}
+            error = style.error_map(doc.image, result.reconstruction)
+            self.error.data = {"image": [error], "w": [w], "h": [h]}
+            fixed = self.choice.value == VIEWS[2]
+            self.mapper.update(**dict(zip(("low", "high"), style.error_scale(error, fixed))))
+            self.colorbar.title = f"|error| in image units, {'fixed' if fixed else 'adaptive'} scale"
 
     def toggle_error(self) -> None:
         """Switch between the reconstruction and its error map (the window's key 5)."""
-        self.choice.value = VIEWS[0] if self.choice.value == VIEWS[1] else VIEWS[1]
+        self.choice.value = VIEWS[1] if self.choice.value == VIEWS[0] else VIEWS[0]
 
     def _show(self, view: str) -> None:
-        error = view == VIEWS[1]
+        error = view != VIEWS[0]
         self.error_renderer.visible, self.recon_renderer.visible = error, not error
+        self.colorbar.visible = error
         if error and self.doc is not None and self.doc.result is not None:
             self._on_result(self.doc.result)
 
