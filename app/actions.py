@@ -15,7 +15,8 @@ MENUS = ("File", "Edit", "Tools", "View", "Help")
 TOOL_KEYS = {"select": "V", "lasso": "Q", "move": "M", "add": "A", "delete": "X", "brush": "B", "eraser": "E", "pan": "H"}
 LAYER_KEYS = {"regions": "1", "ginit": "2", "refined": "3", "density": "4"}  # the session's layers, in its order
 VIEW_KEYS = {"show_error": "5", "zoom_in": "Ctrl+=", "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}  # each front-end's own view
-ZOOM_STEP = 1.25
+ZOOM_STEP = 1.25  # each zoom key scales the view by this
+BRUSH_STEP = 1.25  # each of [ and ] scales the brush radius by this
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS
+from gpstoken_studio.actions import BRUSH_STEP, LAYER_KEYS, TOOL_KEYS
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.session import Session
 from gpstoken_studio.tools.base import Mode
 
 MODIFIERS = ("Ctrl", "Shift", "Alt")  # in the order a canonical combination names them
-BRUSH_STEP = 1.25
 Action = Callable[[Session], object]
 
 

@@ -96,7 +96,8 @@ class ResultView:
             error = style.error_map(doc.image, result.reconstruction)
             self.error.data = {"image": [error], "w": [w], "h": [h]}
             fixed = self.choice.value == VIEWS[2]
-            self.mapper.update(**dict(zip(("low", "high"), style.error_scale(error, fixed))))
+            low, high = style.error_scale(error, fixed)
+            self.mapper.update(low=low, high=high)
             self.colorbar.title = f"|error| in image units, {'fixed' if fixed else 'adaptive'} scale"
 
     def toggle_error(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gpstoken_studio.actions import LAYER_KEYS, TOOL_KEYS, VIEW_KEYS, ZOOM_STEP, ActionRegistry
+from gpstoken_studio.actions import BRUSH_STEP, LAYER_KEYS, TOOL_KEYS, VIEW_KEYS, ZOOM_STEP, ActionRegistry
 from gpstoken_studio.model.layout import LOCK_FEATURES, LOCK_GEOMETRY
 from gpstoken_studio.model.project import SUFFIX
 from gpstoken_studio.session import LAYERS
@@ -57,8 +57,8 @@ def register_actions(r: ActionRegistry, window: "MainWindow") -> None:
     for mode in Mode:
         r.add(f"tool_{mode.value}", mode.value.capitalize(), "Tools", lambda m=mode: window.set_mode(m),
               TOOL_KEYS[mode], checkable=True, group="tools", tip=f"{mode.value.capitalize()} tool")
-    r.add("brush_smaller", "Smaller Brush", "Tools", lambda: session.scale_brush(1 / 1.25), "[")
-    r.add("brush_larger", "Larger Brush", "Tools", lambda: session.scale_brush(1.25), "]")
+    r.add("brush_smaller", "Smaller Brush", "Tools", lambda: session.scale_brush(1 / BRUSH_STEP), "[")
+    r.add("brush_larger", "Larger Brush", "Tools", lambda: session.scale_brush(BRUSH_STEP), "]")
     for key, title in LAYERS:
         r.add(f"show_{key}", f"Show {title}", "View", lambda k=key: window.toggle_layer(k), LAYER_KEYS[key],
               checkable=True)
