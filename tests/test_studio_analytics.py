@@ -163,7 +163,7 @@ def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qt
     error = style.error_map(doc.image, doc.result.reconstruction)
     top = float(np.percentile(error, 99.5))
     assert abs(top - style.ERROR_SCALE[1]) > 0.05  # the two scales colour a pixel differently
-    win.toolbar.right_mode.setCurrentIndex(1)
+    win.view_bar.right_mode.setCurrentIndex(1)
     view = win.views["recon"]
     assert view.scale == (0.0, pytest.approx(top)) and tuple(win.canvas.colorbar.clim) == pytest.approx(view.scale)
     assert "adaptive" in win.canvas.right_title.text
@@ -188,7 +188,7 @@ def test_error_map_scale_adapts_and_the_fixed_scale_is_an_option(make_studio, qt
 
     adaptive, fixed = colours(top), colours(style.ERROR_SCALE[1])
     assert closer(adaptive, fixed) >= 0.9
-    win.toolbar.right_mode.setCurrentIndex(2)  # the fixed scale
+    win.view_bar.right_mode.setCurrentIndex(2)  # the fixed scale
     assert view.scale == style.ERROR_SCALE and "fixed" in win.canvas.right_title.text
     assert closer(fixed, adaptive) >= 0.9
 

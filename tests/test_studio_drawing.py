@@ -53,11 +53,11 @@ def test_swipe_at_0_shows_the_original_and_at_100_the_reconstruction(make_studio
     rows, cols = points[:, 1].astype(int), points[:, 0].astype(int)
     original, reconstruction = doc.image[rows, cols].astype(np.int32), recon[rows, cols].astype(np.int32)
 
-    win.toolbar.swipe.setValue(0)
+    win.view_bar.swipe.setValue(0)
     assert closer_to(drawn_at(win, win.canvas.left, points), original, reconstruction) == 1.0
-    win.toolbar.swipe.setValue(100)
+    win.view_bar.swipe.setValue(100)
     assert closer_to(drawn_at(win, win.canvas.left, points), reconstruction, original) == 1.0
-    win.toolbar.swipe.setValue(50)  # left of the line the reconstruction, right of it the original
+    win.view_bar.swipe.setValue(50)  # left of the line the reconstruction, right of it the original
     drawn = drawn_at(win, win.canvas.left, points)
     left = points[:, 0] < doc.image_size[1] / 2 - 1
     right = points[:, 0] > doc.image_size[1] / 2

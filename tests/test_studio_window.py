@@ -275,3 +275,15 @@ def test_automatic_gc_is_off_while_a_window_lives_and_back_on_after(make_studio,
     assert collected
     win.close()
     assert gc.isenabled()
+
+
+def test_narrow_window_puts_the_view_bar_on_its_own_row_so_no_control_overflows(make_studio, qtbot):
+    win = make_studio(image=None)
+    bars = (win.toolbar, win.view_bar)
+    for width, below in ((1280, True), (1900, False), (1280, True)):
+        win.resize(width, 760)
+        qtbot.waitUntil(lambda: win.width() == width)
+        assert win.toolBarBreak(win.view_bar) is below
+        qtbot.waitUntil(lambda: all(w.isVisible() for bar in bars for a in bar.actions()
+                                    if (w := bar.widgetForAction(a)) is not None))
+    assert win.view_bar.y() > win.toolbar.y()

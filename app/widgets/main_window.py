@@ -39,7 +39,7 @@ from gpstoken_studio.widgets.region_panel import RegionPanel
 from gpstoken_studio.widgets.scrolled import scrolled
 from gpstoken_studio.widgets.shortcuts_dialog import ShortcutsDialog
 from gpstoken_studio.widgets.status_bar import StudioStatusBar
-from gpstoken_studio.widgets.toolbar import StudioToolBar
+from gpstoken_studio.widgets.toolbar import StudioToolBar, ViewToolBar
 from gpstoken_studio.widgets.training_panel import TrainingPanel
 from gpstoken_studio.widgets.window_actions import MODEL_FILTER, PROJECT_FILTER, register_actions
 from gpstoken_studio.widgets.workbench_panel import WorkbenchPanel
@@ -90,6 +90,9 @@ class MainWindow(QMainWindow):
         self.region_actions.bind(self.qactions)
         self.toolbar = StudioToolBar([self.qactions[f"studio:tool_{m.value}"] for m in Mode], self)
         self.addToolBar(self.toolbar)
+        self.view_bar = ViewToolBar(self)
+        self.addToolBar(self.view_bar)
+        self._view_bar_below = False
         self.toolbar.tokens.session = self.session
         self.training: TrainingPanel | None = None
         self.generation: GeneratePanel | None = None
@@ -185,8 +188,8 @@ class MainWindow(QMainWindow):
         tb.steps.valueChanged.connect(lambda n: self.session.update_settings(fit_steps=int(n)))
         tb.brush.valueChanged.connect(lambda v: self.session.update_settings(brush_radius=float(v)))
         tb.strength.valueChanged.connect(lambda v: self.session.update_settings(brush_strength=float(v)))
-        tb.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
-        tb.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction",
+        self.view_bar.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
+        self.view_bar.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction",
                                                                                 fixed_scale=i == 2))
         for key in LAYER_KEYS:
             self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
@@ -215,9 +218,9 @@ class MainWindow(QMainWindow):
             }
             for key in LAYER_KEYS:
                 self.views[key].set_visible(self.layer_visible[key])
-            self.views["swipe"].set_position(self.toolbar.swipe.value() / 100)
-            self.views["recon"].set_mode("error" if self.toolbar.right_mode.currentIndex() else "reconstruction")
-            self.views["recon"].set_fixed_scale(self.toolbar.right_mode.currentIndex() == 2)
+            self.views["swipe"].set_position(self.view_bar.swipe.value() / 100)
+            self.views["recon"].set_mode("error" if self.view_bar.right_mode.currentIndex() else "reconstruction")
+            self.views["recon"].set_fixed_scale(self.view_bar.right_mode.currentIndex() == 2)
             self.views["recon"].scale_changed.connect(self._show_error_scale)
             self.canvas.set_extent(doc.image_size)
             doc.history.changed.connect(self._update_title)
@@ -338,7 +341,7 @@ class MainWindow(QMainWindow):
             self.views[key].set_visible(visible)
 
     def toggle_error(self) -> None:
-        self.toolbar.right_mode.setCurrentIndex(0 if self.toolbar.right_mode.currentIndex() else 1)
+        self.view_bar.right_mode.setCurrentIndex(0 if self.view_bar.right_mode.currentIndex() else 1)
 
     def set_right_mode(self, mode: str, fixed_scale: bool = False) -> None:
         self.qactions["studio:show_error"].setChecked(mode == "error")
@@ -521,6 +524,21 @@ class MainWindow(QMainWindow):
             self.autosaver.discard()
         # nobody to ask: go on; the autosaver keeps the unsaved work in its recovery file
         return answer in (NO_ANSWER, QMessageBox.Discard) or (answer == QMessageBox.Save and self.save())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_view_bar()
+
+    def _place_view_bar(self) -> None:
+        """The view bar sits beside the tool bar when both fit, else on a row of its own (no controls
+        hidden in an overflow menu)."""
+        below = self.toolbar.sizeHint().width() + self.view_bar.sizeHint().width() > self.width()
+        if below != self._view_bar_below:
+            if below:
+                self.insertToolBarBreak(self.view_bar)
+            else:
+                self.removeToolBarBreak(self.view_bar)
+            self._view_bar_below = below
 
     def closeEvent(self, event) -> None:
         if not self.confirm_discard("closing"):

@@ -1,4 +1,5 @@
-"""The tool bar: tools, token controls, engine, brush size, swipe and right-view mode."""
+"""The tool bars: tools, token controls, engine and brush; beside it (or below, when the window is
+narrow) the view bar: swipe and right-view mode."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -43,7 +44,14 @@ class StudioToolBar(QToolBar):
         self.strength.setDecimals(2)
         self.strength.setToolTip("Brush strength: the density bias a stroke paints (0.05 - 1)")
         self.addWidget(self.strength)
-        self.addSeparator()
+
+
+class ViewToolBar(QToolBar):
+    """Swipe handle and right-view mode."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("View", parent)
+        self.setMovable(False)
         self.addWidget(QLabel(" Swipe "))
         self.swipe = QSlider(Qt.Horizontal, self)
         self.swipe.setRange(0, 100)
