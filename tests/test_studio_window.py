@@ -282,7 +282,7 @@ def test_narrow_window_puts_the_view_bar_on_its_own_row_so_no_control_overflows(
     bars = (win.toolbar, win.view_bar)
     for width, below in ((1280, True), (1900, False), (1280, True)):
         win.resize(width, 760)
-        qtbot.waitUntil(lambda: win.width() == width)
+        qtbot.waitUntil(lambda w=width: win.width() == w)
         assert win.toolBarBreak(win.view_bar) is below
         qtbot.waitUntil(lambda: all(w.isVisible() for bar in bars for a in bar.actions()
                                     if (w := bar.widgetForAction(a)) is not None))
