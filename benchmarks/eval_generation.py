@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampler", default="euler", help="both stages' sampler (default euler)")
     parser.add_argument("--steps", type=int, default=25, help="sampler steps (default 25)")
     parser.add_argument("--classifier", help="judge weights: loaded if the file exists, else trained and saved")
-    parser.add_argument("--epochs", type=int, default=30, help="judge training epochs (default 30)")
+    parser.add_argument("--epochs", type=int, default=60, help="judge training epochs (default 60)")
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--grid", help="write a PNG of samples per class (first --cfg value)")
     parser.add_argument("--seed", type=int, default=0)
