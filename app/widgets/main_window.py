@@ -92,7 +92,6 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
         self.view_bar = ViewToolBar(self)
         self.addToolBar(self.view_bar)
-        self._view_bar_below = False
         self.toolbar.tokens.session = self.session
         self.training: TrainingPanel | None = None
         self.generation: GeneratePanel | None = None
@@ -189,8 +188,7 @@ class MainWindow(QMainWindow):
         tb.brush.valueChanged.connect(lambda v: self.session.update_settings(brush_radius=float(v)))
         tb.strength.valueChanged.connect(lambda v: self.session.update_settings(brush_strength=float(v)))
         self.view_bar.swipe.valueChanged.connect(lambda v: self.views.get("swipe") and self.views["swipe"].set_position(v / 100))
-        self.view_bar.right_mode.currentIndexChanged.connect(lambda i: self.set_right_mode("error" if i else "reconstruction",
-                                                                                fixed_scale=i == 2))
+        self.view_bar.right_mode.currentIndexChanged.connect(lambda _i: self.set_right_mode(*self.view_bar.right_view()))
         for key in LAYER_KEYS:
             self.qactions[f"studio:show_{key}"].setChecked(self.layer_visible[key])
 
@@ -219,8 +217,9 @@ class MainWindow(QMainWindow):
             for key in LAYER_KEYS:
                 self.views[key].set_visible(self.layer_visible[key])
             self.views["swipe"].set_position(self.view_bar.swipe.value() / 100)
-            self.views["recon"].set_mode("error" if self.view_bar.right_mode.currentIndex() else "reconstruction")
-            self.views["recon"].set_fixed_scale(self.view_bar.right_mode.currentIndex() == 2)
+            mode, fixed_scale = self.view_bar.right_view()
+            self.views["recon"].set_mode(mode)
+            self.views["recon"].set_fixed_scale(fixed_scale)
             self.views["recon"].scale_changed.connect(self._show_error_scale)
             self.canvas.set_extent(doc.image_size)
             doc.history.changed.connect(self._update_title)
@@ -533,12 +532,10 @@ class MainWindow(QMainWindow):
         """The view bar sits beside the tool bar when both fit, else on a row of its own (no controls
         hidden in an overflow menu)."""
         below = self.toolbar.sizeHint().width() + self.view_bar.sizeHint().width() > self.width()
-        if below != self._view_bar_below:
-            if below:
-                self.insertToolBarBreak(self.view_bar)
-            else:
-                self.removeToolBarBreak(self.view_bar)
-            self._view_bar_below = below
+        if below and not self.toolBarBreak(self.view_bar):
+            self.insertToolBarBreak(self.view_bar)
+        elif not below and self.toolBarBreak(self.view_bar):
+            self.removeToolBarBreak(self.view_bar)
 
     def closeEvent(self, event) -> None:
         if not self.confirm_discard("closing"):

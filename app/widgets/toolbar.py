@@ -63,3 +63,8 @@ class ViewToolBar(QToolBar):
         self.right_mode.setToolTip("Right view: the reconstruction, or |error| on a scale that adapts to the map "
                                    "or on the fixed 0-0.25 scale (runs compare)")
         self.addWidget(self.right_mode)
+
+    def right_view(self) -> tuple[str, bool]:
+        """The chosen right view: ``("reconstruction" | "error", fixed_scale)``."""
+        i = self.right_mode.currentIndex()
+        return ("error" if i else "reconstruction"), i == 2
