@@ -24,7 +24,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 BOUNDS = {"betas": (0, 0.999999), "grad_clip": (0, math.inf), "lam": (0, 1e3), "min_size": (1, 4096),
           "perceptual_weight": (0, 1e6), "disc_start": (0, math.inf), "disc_weight": (0, 1e6), "ema_beta": (0, 1),
           "ema_update_after": (0, math.inf), "ema_power": (1e-6, 1e3), "crop": (0, 4096), "resize": (1, 16384),
-          "eval_images": (0, 100_000), "sample_images": (0, 1000), "seed": (0, 2**63 - 1)}
+          "eval_images": (0, 100_000), "sample_images": (0, 1000), "seed": (0, 2**63 - 1),
+          "flat_weight": (0, 1e3)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class TrainConfig:
     lam: float = 2.5
     min_size: int = 8
     perceptual_weight: float = 1.0  # LPIPS, only when its weights are on disk
+    flat_weight: float = 0.0  # > 0: each step also decodes a flat 2x2-tile plane and penalises its detail (flat_plane.py)
     disc_start: int = 600_000
     disc_weight: float = 0.3
     ema_beta: float = 0.9999

@@ -26,6 +26,7 @@ from .data import (StepBatches, TokenizerDataset, eval_image, initial_layout, li
                    split_heldout)
 from .distributed import Dist, pick_device
 from .ema import EMA
+from .flat_plane import FlatPlaneTerm
 from .losses import TokenizerLoss
 from .state import (BEST, LATEST, StopFlag, load_checkpoint, numbered, read_run_json, rng_state, save_checkpoint,
                     set_rng_state, trim_metrics)
@@ -147,6 +148,8 @@ class Trainer:
         if not self.start and self.sources.get("weights"):
             self._load_weights(self.sources["weights"])
         self.loss = TokenizerLoss(cfg.perceptual_weight, cfg.disc_start, cfg.disc_weight).to(self.device)
+        self.flat = (FlatPlaneTerm(cfg.crop_size, self.train_cfg.gps_num, cfg.lam, cfg.min_size)
+                     if cfg.flat_weight > 0 else None)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.disc_opt = torch.optim.Adam(self.loss.discriminator.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.ema = EMA(self.model, cfg.ema_beta, cfg.ema_update_every, cfg.ema_update_after, cfg.ema_power)
@@ -288,6 +291,11 @@ class Trainer:
             self.disc_opt.step()
             return logs
         loss, logs = self.loss.autoencoder(x, x_hat, step, self.model.decoder.conv_out.weight)
+        if self.flat is not None:
+            with self._autocast():
+                flat_loss, flat_logs = self.flat(self.model, self.cfg.flat_weight)
+            loss = loss + flat_loss
+            logs.update(flat_logs)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip > 0:
