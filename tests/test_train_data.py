@@ -1,6 +1,8 @@
 """Training data: image lists, unreadable files, the step-indexed sampler, augmented items, configs."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -85,6 +87,17 @@ def test_yaml_config_overrides_a_preset_and_bad_fields_are_errors(tmp_path):
     with pytest.raises(GPSTokenError, match="crop"):
         TrainConfig(model=TRAIN_PRESETS["micro"].model, crop=64)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_runs_config_json_loads_with_every_training_setting(tmp_path):
+    # A run directory's config.json (the resolved config) is a valid --config for a new run, edits included.
+    cfg = TRAIN_PRESETS["micro"].replace(lr=0.02, steps=7, crop=16, seed=5)
+    doc = cfg.to_dict()
+    doc["model"]["decoder_padding"] = "zeros"
+    (tmp_path / "config.json").write_text(json.dumps(doc))
+    loaded = load_train_config(tmp_path / "config.json")
+    assert loaded == cfg.replace(model=doc["model"])
+    assert loaded.model_config.decoder_padding == "zeros"
 
 
 def test_worker_processes_give_the_same_batches_as_the_main_process(tmp_path):
