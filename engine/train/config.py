@@ -179,10 +179,11 @@ def load_train_config(spec: str | os.PathLike) -> TrainConfig:
         raise GPSTokenError(f"{p.name}: model must be a preset name, a file name or a mapping, got {doc['model']!r}")
     if not isinstance(doc.get("name", ""), str):
         raise GPSTokenError(f"{p.name}: name must be a string, got {doc['name']!r}")
-    if "train" not in doc and "preset" not in doc and "model" in doc and "gpsconfig" in (doc.get("model") or {}):
-        return TrainConfig(model=resolve_config(p).to_dict(), name=p.stem)  # an official model YAML
-    if "train" not in doc and "preset" not in doc and "steps" in doc:  # a run's config.json: every field
-        return TrainConfig.from_dict(doc)
+    if "train" not in doc and "preset" not in doc:
+        if "model" in doc and "gpsconfig" in (doc.get("model") or {}):
+            return TrainConfig(model=resolve_config(p).to_dict(), name=p.stem)  # an official model YAML
+        if "steps" in doc:  # a run's config.json: every field
+            return TrainConfig.from_dict(doc)
     base = TRAIN_PRESETS[doc["preset"]].to_dict() if doc.get("preset") in TRAIN_PRESETS else TrainConfig().to_dict()
     if doc.get("preset") is not None and doc["preset"] not in TRAIN_PRESETS:
         raise GPSTokenError(f"{p.name}: unknown preset {doc['preset']!r}")
