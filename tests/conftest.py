@@ -25,6 +25,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
+def bundled():
+    """The bundled tokenizer (default.safetensors), loaded once, on one torch thread."""
+    import torch
+    from gpstoken.models import load_tokenizer
+    from gpstoken.models.default_model import BUNDLED_MODEL
+
+    torch.set_num_threads(1)
+    return load_tokenizer(BUNDLED_MODEL).eval()
+
+
+@pytest.fixture(scope="session")
 def device(request) -> str:
     """The torch device of device-capable tests: ``--device`` (cpu by default)."""
     return request.config.getoption("--device")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gpstoken.models import load_tokenizer
 from gpstoken.models.config import preset
-from gpstoken.models.default_model import BUNDLED_MODEL
 from gpstoken.models.pipeline import reconstruct
 from gpstoken.models.tokenizer import GPSTokenizer
 
@@ -34,12 +32,6 @@ def corner_and_centre_energy(image: np.ndarray, tile: int) -> tuple[float, float
             corners += [t[y:y + WINDOW, x:x + WINDOW].mean() for y in (lo, hi) for x in (lo, hi)]
             centres.append(t[mid:mid + WINDOW, mid:mid + WINDOW].mean())
     return float(max(corners)), float(np.mean(centres))
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    torch.set_num_threads(1)
-    return load_tokenizer(BUNDLED_MODEL)
 
 
 # Known failure (issue 13, assets/models/README.md "Tile-corner artefact"): the encoder of the bundled

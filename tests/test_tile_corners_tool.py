@@ -4,20 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from gpstoken.models import load_tokenizer
-from gpstoken.models.default_model import BUNDLED_MODEL
 from gpstoken.models.pipeline import reconstruct
 from test_models_tile_corners import corner_and_centre_energy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import tile_corners as T  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    torch.set_num_threads(1)
-    return load_tokenizer(BUNDLED_MODEL).eval()
 
 
 def test_flat_plane_detail_equals_the_tile_corner_tests_measure(bundled):
