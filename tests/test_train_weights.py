@@ -39,3 +39,28 @@ def test_weights_of_another_architecture_are_refused_in_one_line(tmp_path, data,
     with pytest.raises(GPSTokenError, match="do not fit") as info:
         train_tokenizer(spec(tmp_path / "ft", data, other, weights=str(trained)))
     assert "\n" not in str(info.value)
+
+
+def test_weights_with_another_decoder_norm_are_refused_in_one_line(tmp_path, data, trained):
+    # GroupNorm and the affine norm share parameter names: without the check the weights would load.
+    affine = micro(model={**micro().model, "decoder_norm": "affine"})
+    with pytest.raises(GPSTokenError, match="decoder norm is 'group'") as info:
+        train_tokenizer(spec(tmp_path / "ft", data, affine, weights=str(trained)))
+    assert "\n" not in str(info.value)
+
+
+def test_a_converted_affine_model_fine_tunes_and_exports_as_affine(tmp_path, data, trained):
+    from gpstoken.io.images import load_image
+    from gpstoken.models.checkpoint import save_tokenizer
+    from gpstoken.train.affine_norm import affine_decoder_model
+
+    source = load_tokenizer(trained)
+    images = [load_image(p) for p in sorted(data.iterdir())]
+    save_tokenizer(affine_decoder_model(source, [im[:32, :32] for im in images]), tmp_path / "affine.safetensors")
+    affine = micro(model={**micro().model, "decoder_norm": "affine"})
+    train_tokenizer(spec(tmp_path / "ft", data, affine, weights=str(tmp_path / "affine.safetensors")))
+    tuned = load_tokenizer(tmp_path / "ft" / "model.safetensors")
+    assert tuned.config.decoder_norm == "affine"
+    assert all(torch.isfinite(v).all() for v in tuned.state_dict().values())
+    start = load_tokenizer(tmp_path / "affine.safetensors").state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in tuned.state_dict().items())

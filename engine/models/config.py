@@ -11,6 +11,7 @@ from ..errors import CheckpointError
 
 DECODE_MODES = ("merged", "tiles")
 DECODER_PADDINGS = ("zeros", "replicate")
+DECODER_NORMS = ("group", "affine")
 
 
 # Upper limits on the sizes a config (possibly from a downloaded file's metadata) may ask for: far above
@@ -43,6 +44,8 @@ class TokenizerConfig:
     mid_attention: bool = True
     # Not in the official configs (they pad with zeros); "replicate" keeps tile corners clean (decoder.py).
     decoder_padding: str = "zeros"
+    # Not in the official configs (GroupNorm); "affine" drops the statistics (decoder.py).
+    decoder_norm: str = "group"
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +81,9 @@ class TokenizerConfig:
         if self.decoder_padding not in DECODER_PADDINGS:
             raise CheckpointError(f"config: decoder_padding must be one of {', '.join(DECODER_PADDINGS)}, "
                                   f"got {self.decoder_padding!r}")
+        if self.decoder_norm not in DECODER_NORMS:
+            raise CheckpointError(f"config: decoder_norm must be one of {', '.join(DECODER_NORMS)}, "
+                                  f"got {self.decoder_norm!r}")
         if self.gps_dmax <= 0:
             raise CheckpointError(f"config: gps_dmax must be > 0, got {self.gps_dmax}")
 
@@ -125,11 +131,12 @@ PRESETS: dict[str, TokenizerConfig] = {
     "s64": TokenizerConfig(gps_num=64, gps_c=16, z_channels=16, name="s64", **_OFFICIAL),
     "m128": TokenizerConfig(gps_num=128, gps_c=16, z_channels=16, name="m128", **_OFFICIAL),
     "l256": TokenizerConfig(gps_num=256, gps_c=32, z_channels=32, name="l256", **_OFFICIAL),
-    # The bundled CPU model: heavy convolutions stay at the 64x64 latent, no latent attention.
+    # The bundled CPU model: heavy convolutions stay at the 64x64 latent, no latent attention, no
+    # decoder statistics.
     "tiny": TokenizerConfig(
         gps_num=128, gps_c=16, z_channels=16, gpsenc_n=4, gpsenc_c=128, heads=4, rois=8,
         preprocess_channels=32, decoder_ch=32, decoder_ch_mult=(1, 1, 2), decoder_num_res_blocks=0,
-        mid_attention=False, decoder_padding="replicate", name="tiny",
+        mid_attention=False, decoder_padding="replicate", decoder_norm="affine", name="tiny",
     ),
     # The bundled emoji model: 64-px tiles (a 32x32 render grid, one upsampling), 64 tokens per tile.
     "emoji": TokenizerConfig(

@@ -9,6 +9,12 @@ tile-blended GroupNorm statistics and mid attention within each latent tile.
 the map's border looks like its interior: with zero padding the decoder answers a flat map with a
 border response that the encoder learns to cancel per token position, and that cancellation shows
 up as blobs at each tile's corner wherever the map goes on (the interior of a merged tile plane).
+
+``norm="affine"`` replaces each GroupNorm by a per-channel scale and shift. GroupNorm over the whole
+map lets a trained model park a large feature in one place (each tile's bottom-right tokens) whose
+variance then dominates the statistics and sets the scale of everything else (the "droplet" of
+StyleGAN's AdaIN); the spike decodes as a blob, and a map without one (a flat image) has its faint
+ripples blown up to unit variance as stripes. Without statistics neither can happen.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import GroupNorm32, ResnetBlock, TiledGroupNorm, swish
+from .layers import ChannelAffine, GroupNorm32, ResnetBlock, TiledGroupNorm, swish
 from .tiling import from_tiles, to_tiles
 
 
@@ -40,6 +46,9 @@ class LatentAttention(nn.Module):
         return x + self.proj_out(att.reshape(b, h, w, c).permute(0, 3, 1, 2))
 
 
+NORMS = {"group": TiledGroupNorm, "affine": ChannelAffine}
+
+
 class Upsample(nn.Module):
     """Nearest-neighbour x2 then a 3x3 convolution."""
 
@@ -52,29 +61,32 @@ class Upsample(nn.Module):
 
 
 class Decoder(nn.Module):
-    """LDM-style decoder with ``len(ch_mult)`` levels of ``num_res_blocks + 1`` resnet blocks."""
+    """LDM-style decoder with ``len(ch_mult)`` levels of ``num_res_blocks + 1`` resnet blocks;
+    ``norm``: ``group`` (the reference's GroupNorm) or ``affine`` (no statistics)."""
 
     def __init__(self, ch: int, ch_mult: tuple[int, ...], num_res_blocks: int, z_channels: int,
-                 out_channels: int = 3, mid_attention: bool = True, padding_mode: str = "zeros") -> None:
+                 out_channels: int = 3, mid_attention: bool = True, padding_mode: str = "zeros",
+                 norm: str = "group") -> None:
         super().__init__()
+        norm_class = NORMS[norm]
         width = ch * ch_mult[-1]
         self.conv_in = nn.Conv2d(z_channels, width, 3, padding=1, padding_mode=padding_mode)
         self.mid = nn.Module()
-        self.mid.block_1 = ResnetBlock(width, padding_mode=padding_mode)
+        self.mid.block_1 = ResnetBlock(width, norm=norm_class, padding_mode=padding_mode)
         if mid_attention:
             self.mid.attn_1 = LatentAttention(width)
-        self.mid.block_2 = ResnetBlock(width, padding_mode=padding_mode)
+        self.mid.block_2 = ResnetBlock(width, norm=norm_class, padding_mode=padding_mode)
         self.up = nn.ModuleList()
         for level in reversed(range(len(ch_mult))):
             stage = nn.Module()
             stage.block = nn.ModuleList()
             for _ in range(num_res_blocks + 1):
-                stage.block.append(ResnetBlock(width, ch * ch_mult[level], padding_mode=padding_mode))
+                stage.block.append(ResnetBlock(width, ch * ch_mult[level], norm=norm_class, padding_mode=padding_mode))
                 width = ch * ch_mult[level]
             if level != 0:
                 stage.upsample = Upsample(width, padding_mode)
             self.up.insert(0, stage)
-        self.norm_out = TiledGroupNorm(width)
+        self.norm_out = norm_class(width)
         self.conv_out = nn.Conv2d(width, out_channels, 3, padding=1, padding_mode=padding_mode)
 
     def forward(self, z: torch.Tensor, tile_grid: tuple[int, int] = (1, 1)) -> torch.Tensor:

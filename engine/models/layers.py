@@ -61,6 +61,20 @@ class TiledGroupNorm(nn.GroupNorm):
         return z.reshape(b, h, w, c).permute(0, 3, 1, 2)
 
 
+class ChannelAffine(nn.Module):
+    """A per-channel scale and shift in a norm's place (``weight``/``bias`` as GroupNorm names them):
+    no statistics, so no one region of the map can set the scale of the rest."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, tile_grid: tuple[int, int] = (1, 1)) -> torch.Tensor:
+        shape = (1, -1, 1, 1)
+        return torch.addcmul(self.bias.reshape(shape), x, self.weight.reshape(shape).to(x.dtype))
+
+
 def _tracks_grad(x: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and x.requires_grad
 

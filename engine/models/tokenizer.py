@@ -31,7 +31,7 @@ class GPSTokenizer(nn.Module):
         self.decoder = Decoder(
             ch=config.decoder_ch, ch_mult=config.decoder_ch_mult, num_res_blocks=config.decoder_num_res_blocks,
             z_channels=config.z_channels, mid_attention=config.mid_attention,
-            padding_mode=config.decoder_padding,
+            padding_mode=config.decoder_padding, norm=config.decoder_norm,
         )
 
     # --- weights under the reference's key names -------------------------------------------------

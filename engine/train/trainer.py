@@ -171,6 +171,10 @@ class Trainer:
         from ..models import load_tokenizer
 
         source = load_tokenizer(path, device="cpu")
+        theirs, ours = source.config.decoder_norm, self.cfg.model_config.decoder_norm
+        if theirs != ours:  # same parameter names, so the weights would load into the wrong layers
+            raise GPSTokenError(f"{path}: its decoder norm is {theirs!r}, this run's model has {ours!r} "
+                                f"(set decoder_norm in the config's model)")
         try:
             self.model.load_state_dict(source.state_dict())
         except RuntimeError:
