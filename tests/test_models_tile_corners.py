@@ -34,10 +34,8 @@ def corner_and_centre_energy(image: np.ndarray, tile: int) -> tuple[float, float
     return float(max(corners)), float(np.mean(centres))
 
 
-# Known failure (issue 13, assets/models/README.md "Tile-corner artefact"): the encoder of the bundled
-# weights emits position-keyed features at each tile's bottom-right tokens, which the zero-padded decoder
-# cancels only at the image's own border. Strict: weights without the blob make this xfail fail.
-@pytest.mark.xfail(strict=True, reason="bundled weights still have the bottom-right tile-corner blob")
+# The blobs came from GroupNorm: the earlier weights parked a large feature at each tile's bottom-right
+# tokens to set the decoder's statistics (assets/models/README.md, "Tile-corner artefact").
 @pytest.mark.parametrize("level", [60, 128, 200])
 def test_flat_image_reconstruction_has_no_blobs_at_tile_corners(bundled, level):
     # 2x2 tiles decoded on one merged plane: two of each tile's corners lie inside the plane.
