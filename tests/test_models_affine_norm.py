@@ -91,3 +91,17 @@ def test_the_command_line_converts_a_model_file(tmp_path, capsys):
     assert main([str(source), str(tmp_path), str(tmp_path / "out.safetensors"), "--count", "2"]) == 0
     assert "over 2 images" in capsys.readouterr().out
     assert load_tokenizer(tmp_path / "out.safetensors").config.decoder_norm == "affine"
+
+
+def test_the_command_line_refuses_a_broken_model_file_and_a_bad_count_in_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a safetensors file")
+    with pytest.raises(SystemExit) as info:
+        main([str(broken), str(tmp_path), str(tmp_path / "out.safetensors")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    with pytest.raises(SystemExit):
+        main([str(broken), str(tmp_path), str(tmp_path / "out.safetensors"), "--count", "0"])
+    assert "--count must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out.safetensors").exists()

@@ -75,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="converted .safetensors to write")
     parser.add_argument("--count", type=int, default=64, help="images to use, evenly spread over the list")
     args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count must be >= 1, got {args.count}")
     try:
         model = load_tokenizer(args.model)
         paths = list_images(args.images).paths
-        picked = paths[:: max(1, len(paths) // max(1, args.count))][: args.count]
+        picked = paths[:: max(1, len(paths) // args.count)][: args.count]
         tile = model.config.tile_size
         images = [eval_image(p, tile, tile) for p in picked]
         save_tokenizer(affine_decoder_model(model, images), os.fspath(args.out))
