@@ -78,12 +78,10 @@ class TokenizerConfig:
             raise CheckpointError(f"config: channel widths {widths} must be multiples of 32 (GroupNorm 32)")
         if len(self.gps_rs) != 2 or self.gps_rs[0] != self.gps_rs[1] or self.gps_rs[0] < 2:
             raise CheckpointError(f"config: gps_rs must be a square grid of at least 2x2, got {list(self.gps_rs)}")
-        if self.decoder_padding not in DECODER_PADDINGS:
-            raise CheckpointError(f"config: decoder_padding must be one of {', '.join(DECODER_PADDINGS)}, "
-                                  f"got {self.decoder_padding!r}")
-        if self.decoder_norm not in DECODER_NORMS:
-            raise CheckpointError(f"config: decoder_norm must be one of {', '.join(DECODER_NORMS)}, "
-                                  f"got {self.decoder_norm!r}")
+        for key, allowed in (("decoder_padding", DECODER_PADDINGS), ("decoder_norm", DECODER_NORMS)):
+            if getattr(self, key) not in allowed:
+                raise CheckpointError(f"config: {key} must be one of {', '.join(allowed)}, "
+                                      f"got {getattr(self, key)!r}")
         if self.gps_dmax <= 0:
             raise CheckpointError(f"config: gps_dmax must be > 0, got {self.gps_dmax}")
 

@@ -21,7 +21,7 @@ from ..models.tokenizer import GPSTokenizer
 def norm_statistics(model: GPSTokenizer, images: list[np.ndarray],
                     tokens_per_tile: int | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Each decoder GroupNorm's per-group mean and std, averaged over the reconstructions of ``images``."""
-    sums: dict[str, list[torch.Tensor]] = {}
+    sums: dict[str, torch.Tensor] = {}  # per norm: rows of summed means, summed stds, counts
 
     def record(name: str):
         def hook(module: TiledGroupNorm, args: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
