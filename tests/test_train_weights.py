@@ -64,3 +64,20 @@ def test_a_converted_affine_model_fine_tunes_and_exports_as_affine(tmp_path, dat
     assert all(torch.isfinite(v).all() for v in tuned.state_dict().values())
     start = load_tokenizer(tmp_path / "affine.safetensors").state_dict()
     assert any(not torch.equal(start[k], v) for k, v in tuned.state_dict().items())
+
+
+def test_weights_of_a_shallower_encoder_are_refused_with_how_to_grow_them(tmp_path, data, trained):
+    deeper = micro(model={**micro().model, "gpsenc_n": 3})
+    with pytest.raises(GPSTokenError, match="encoder has 1 blocks, this run's has 3 .*grow_encoder") as info:
+        train_tokenizer(spec(tmp_path / "ft", data, deeper, weights=str(trained)))
+    assert "\n" not in str(info.value)
+
+
+def test_a_grown_model_fine_tunes_at_its_new_depth(tmp_path, data, trained):
+    from gpstoken.models.checkpoint import save_tokenizer
+    from gpstoken.train.grow_encoder import grown_encoder_model
+
+    save_tokenizer(grown_encoder_model(load_tokenizer(trained), 2), tmp_path / "grown.safetensors")
+    deeper = micro(model={**micro().model, "gpsenc_n": 2})
+    train_tokenizer(spec(tmp_path / "ft", data, deeper, weights=str(tmp_path / "grown.safetensors")))
+    assert load_tokenizer(tmp_path / "ft" / "model.safetensors").config.gpsenc_n == 2

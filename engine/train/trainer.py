@@ -175,6 +175,10 @@ class Trainer:
         if theirs != ours:  # same parameter names, so the weights would load into the wrong layers
             raise GPSTokenError(f"{path}: its decoder norm is {theirs!r}, this run's model has {ours!r} "
                                 f"(set decoder_norm in the config's model)")
+        theirs, ours = source.config.gpsenc_n, self.cfg.model_config.gpsenc_n
+        if theirs < ours:
+            raise GPSTokenError(f"{path}: its encoder has {theirs} blocks, this run's has {ours} "
+                                f"(python -m gpstoken.train.grow_encoder MODEL OUT --depth {ours} deepens it)")
         try:
             self.model.load_state_dict(source.state_dict())
         except RuntimeError:
