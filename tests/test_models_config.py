@@ -123,3 +123,11 @@ def test_bad_yaml_files(tmp_path):
 def test_unknown_preset():
     with pytest.raises(CheckpointError, match="unknown model preset 'xl'"):
         preset("xl")
+
+
+def test_the_bundled_default_model_has_the_tiny_presets_shape():
+    # The preset is what `train tokenizer --config tiny` builds and what bench_models times.
+    from gpstoken.models import load_tokenizer
+    from gpstoken.models.default_model import BUNDLED_MODEL
+
+    assert load_tokenizer(BUNDLED_MODEL).config == preset("tiny")

@@ -132,7 +132,7 @@ PRESETS: dict[str, TokenizerConfig] = {
     # The bundled CPU model: heavy convolutions stay at the 64x64 latent, no latent attention, no
     # decoder statistics.
     "tiny": TokenizerConfig(
-        gps_num=128, gps_c=16, z_channels=16, gpsenc_n=4, gpsenc_c=128, heads=4, rois=8,
+        gps_num=128, gps_c=16, z_channels=16, gpsenc_n=8, gpsenc_c=128, heads=4, rois=8,
         preprocess_channels=32, decoder_ch=32, decoder_ch_mult=(1, 1, 2), decoder_num_res_blocks=0,
         mid_attention=False, decoder_padding="replicate", decoder_norm="affine", name="tiny",
     ),
