@@ -13,23 +13,15 @@ from gpstoken.models.layers import ChannelAffine, TiledGroupNorm
 from gpstoken.models.pipeline import reconstruct
 from gpstoken.models.tokenizer import GPSTokenizer
 from gpstoken.train.affine_norm import affine_decoder_model, main
+from train_helpers import perturbed_model
 
 torch.set_num_threads(1)
 SMALL = preset("tiny").replace(gps_rs=(16, 16), gps_num=16, decoder_norm="group")
 
 
-def _perturbed(config):
-    torch.manual_seed(0)
-    model = GPSTokenizer(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # a random but non-trivial model (norm gains away from 1)
-            p.add_(torch.randn_like(p) * 0.05)
-    return model
-
-
 def _spike_reach(config) -> float:
     """Largest output change in the top-left quarter when one feature cell at the bottom-right spikes."""
-    model = _perturbed(config)
+    model = perturbed_model(config)
     torch.manual_seed(1)
     z = torch.randn(1, config.gps_c, 16, 16) * 0.1
     spiked = z.clone()
@@ -58,7 +50,7 @@ def test_a_bad_decoder_norm_is_a_one_line_config_error():
 
 def test_converting_over_one_image_reproduces_that_images_reconstruction(tmp_path):
     # Statistics averaged over a single image are that image's own, so folding them in is exact there.
-    model = _perturbed(SMALL)
+    model = perturbed_model(SMALL)
     rng = np.random.default_rng(0)
     image = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
     other = np.full((64, 64, 3), 90, np.uint8)
@@ -85,7 +77,7 @@ def test_the_command_line_converts_a_model_file(tmp_path, capsys):
     from PIL import Image
 
     source = tmp_path / "group.safetensors"
-    save_tokenizer(_perturbed(SMALL), source)
+    save_tokenizer(perturbed_model(SMALL), source)
     for i in range(3):
         Image.fromarray(np.full((64, 64, 3), 40 * i + 30, np.uint8)).save(tmp_path / f"im{i}.png")
     assert main([str(source), str(tmp_path), str(tmp_path / "out.safetensors"), "--count", "2"]) == 0

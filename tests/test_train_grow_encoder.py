@@ -7,20 +7,11 @@ from gpstoken.errors import GPSTokenError
 from gpstoken.models import load_tokenizer
 from gpstoken.models.checkpoint import save_tokenizer
 from gpstoken.models.config import preset
-from gpstoken.models.tokenizer import GPSTokenizer
 from gpstoken.train.grow_encoder import grown_encoder_model, main
+from train_helpers import perturbed_model
 
 torch.set_num_threads(1)
 SMALL = preset("tiny").replace(gps_rs=(16, 16), gps_num=16, gpsenc_n=2, gpsenc_c=32, heads=2)
-
-
-def _trained_like() -> GPSTokenizer:
-    torch.manual_seed(0)
-    model = GPSTokenizer(SMALL).eval()
-    with torch.no_grad():
-        for p in model.parameters():  # non-zero geometry head and blocks that all do something
-            p.add_(torch.randn_like(p) * 0.05)
-    return model
 
 
 def _inputs(n: int = 16):
@@ -33,7 +24,7 @@ def _inputs(n: int = 16):
 
 
 def test_a_grown_encoder_encodes_exactly_as_before():
-    model = _trained_like()
+    model = perturbed_model(SMALL)
     grown = grown_encoder_model(model, 5)
     assert grown.config.gpsenc_n == 5 and len(grown.encoder.attnblocks) == 5
     with torch.no_grad():
@@ -45,7 +36,7 @@ def test_a_grown_encoder_encodes_exactly_as_before():
 
 
 def test_the_new_blocks_learn_from_the_first_step():
-    grown = grown_encoder_model(_trained_like(), 3).train()
+    grown = grown_encoder_model(perturbed_model(SMALL), 3).train()
     new = grown.encoder.attnblocks[2]
     before = {name: p.detach().clone() for name, p in new.named_parameters()}
     opt = torch.optim.SGD(grown.parameters(), lr=0.1)
@@ -58,12 +49,12 @@ def test_the_new_blocks_learn_from_the_first_step():
 
 def test_growing_to_no_more_blocks_is_a_one_line_error():
     with pytest.raises(GPSTokenError, match="more than the encoder's 2 blocks"):
-        grown_encoder_model(_trained_like(), 2)
+        grown_encoder_model(perturbed_model(SMALL), 2)
 
 
 def test_the_command_writes_a_model_that_loads_with_the_new_depth(tmp_path, capsys):
     source, out = tmp_path / "small.safetensors", tmp_path / "grown.safetensors"
-    save_tokenizer(_trained_like(), source)
+    save_tokenizer(perturbed_model(SMALL), source)
     assert main([str(source), str(out), "--depth", "4"]) == 0
     assert load_tokenizer(out).config.gpsenc_n == 4
     with pytest.raises(SystemExit) as exit_info:

@@ -38,9 +38,9 @@ def grown_encoder_model(model: GPSTokenizer, depth: int) -> GPSTokenizer:
         raise GPSTokenError(f"--depth must be more than the encoder's {have} blocks, got {depth}")
     grown = GPSTokenizer(model.config.replace(gpsenc_n=depth))
     grown.load_state_dict(model.state_dict(), strict=False)  # all but the new blocks
-    last = model.encoder.attnblocks[-1]
+    identity = identity_block(model.encoder.attnblocks[-1]).state_dict()
     for block in grown.encoder.attnblocks[have:]:
-        block.load_state_dict(identity_block(last).state_dict())
+        block.load_state_dict(identity)
     return grown.eval()
 
 
