@@ -10,7 +10,9 @@ limits before anything is allocated, so a lying or hostile header ends in one li
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from .errors import GPSTokenError
 
@@ -37,6 +39,22 @@ def positive_env(name: str, default: int) -> int:
 def max_pixels() -> int:
     """The image pixel limit: ``$GPSTOKEN_MAX_PIXELS`` or 4096 x 4096."""
     return positive_env(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
+
+
+@contextlib.contextmanager
+def pixel_limit_at_least(pixels: int) -> Iterator[None]:
+    """Inside the block, the image pixel limit is at least ``pixels`` (for trusted files, such as the
+    wallpapers of system packages); the environment is restored afterwards."""
+    before = os.environ.get(MAX_PIXELS_ENV)
+    if max_pixels() < pixels:
+        os.environ[MAX_PIXELS_ENV] = str(pixels)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = before
 
 
 def max_array_bytes() -> int:

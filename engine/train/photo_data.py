@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GPSTokenError
+from ..limits import pixel_limit_at_least
 from .bundled_data import PROCEDURAL_TRAIN, REAL_HELDOUT, REAL_TRAIN, build_bundled_data
 
 # package -> folders holding its wallpapers
@@ -46,6 +47,7 @@ SCALES = (1.0, 0.5, 0.25, 0.125)  # crop side as a fraction of the photo's short
 CROP_SIZE = 256
 MIN_SOURCE_SIDE = 192  # smaller crops would be enlarged more than 1.33x
 HELDOUT_SIDE = 512  # held-out photos are stored with this shorter side (evaluation resizes to 256)
+SOURCE_MAX_PIXELS = 64 * 2**20  # the packages' wallpapers are trusted and some exceed the default limit (17.9 MP)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
@@ -157,12 +159,16 @@ def crop_boxes(height: int, width: int) -> list[tuple[int, int, int]]:
 def build_photo_data(out_dir: str | os.PathLike) -> dict[str, list[str]]:
     """Write crops, held-out photos, ``train.txt``, ``heldout.txt`` and ``manifest.json`` to ``out_dir``;
     returns the two path lists. Existing image files are reused (the content is deterministic)."""
+    with pixel_limit_at_least(SOURCE_MAX_PIXELS):
+        return _build_photo_data(Path(out_dir))
+
+
+def _build_photo_data(out: Path) -> dict[str, list[str]]:
     import cv2
 
     from ..io.images import load_image, save_image
     from .data import resize_shortest
 
-    out = Path(out_dir)
     (out / "crops").mkdir(parents=True, exist_ok=True)
     (out / "heldout").mkdir(parents=True, exist_ok=True)
     sources, skipped = find_sources()
