@@ -60,9 +60,11 @@ def test_pixel_limit_at_least_raises_the_limit_inside_the_block_and_restores_it(
 
     path = tmp_path / "wide.png"
     Image.fromarray(np.zeros((4, 64, 3), np.uint8)).save(path)
+    pil_limit = Image.MAX_IMAGE_PIXELS
     monkeypatch.setenv(MAX_PIXELS_ENV, "100")
     with pytest.raises(ImageError, match="over the 100 pixel limit"):
         load_image(path)
+    assert Image.MAX_IMAGE_PIXELS == pil_limit  # PIL's own limit (font rendering reads it) is left as it was
     with pixel_limit_at_least(256):
         assert max_pixels() == 256
         assert load_image(path).shape == (4, 64, 3)

@@ -48,26 +48,30 @@ def open_image(path: str | os.PathLike, what: str = "image") -> Iterator[Image.I
         raise ImageError(f"{p} is a folder, not an {what} file")
     if not p.is_file():
         raise ImageError(f"no such {what} file: {p}")
+    pil_limit = Image.MAX_IMAGE_PIXELS  # restored on exit: PIL's font rendering reads it too
     try:
-        limit = max_pixels()
-        Image.MAX_IMAGE_PIXELS = limit  # PIL warns above it and refuses above twice it; we refuse above it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(p)
-    except GPSTokenError as exc:
-        raise ImageError(str(exc)) from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{p.name}: over the {limit:,} pixel limit (raise it with ${MAX_PIXELS_ENV})") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{p.name}: not a readable {what} (UnidentifiedImageError)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{p.name}: corrupt or truncated {what} ({_first_line(exc)})") from None
-    with im:
         try:
-            check_pixels(im.width, im.height, p.name)
+            limit = max_pixels()
+            Image.MAX_IMAGE_PIXELS = limit  # PIL warns above it and refuses above twice it; we refuse above it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(p)
         except GPSTokenError as exc:
             raise ImageError(str(exc)) from None
-        yield im
+        except Image.DecompressionBombError:
+            raise ImageError(f"{p.name}: over the {limit:,} pixel limit (raise it with ${MAX_PIXELS_ENV})") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{p.name}: not a readable {what} (UnidentifiedImageError)") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"{p.name}: corrupt or truncated {what} ({_first_line(exc)})") from None
+        with im:
+            try:
+                check_pixels(im.width, im.height, p.name)
+            except GPSTokenError as exc:
+                raise ImageError(str(exc)) from None
+            yield im
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
